@@ -1,0 +1,94 @@
+package bgjob
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+var (
+	// ErrRunnerClosed is returned by Start and Subscribe once Shutdown has
+	// been called.
+	ErrRunnerClosed = errors.New("bgjob: runner is shut down")
+
+	// ErrShutdown is the cause given to the context of a job that Shutdown
+	// canceled because its deadline passed.
+	ErrShutdown = errors.New("bgjob: runner shutting down")
+
+	// ErrNilJob is returned by Start for a nil Job.
+	ErrNilJob = errors.New("bgjob: nil job")
+
+	// ErrInvalidName is returned by Start for a name that is empty, longer
+	// than MaxNameLen bytes, not valid UTF-8 or holding control characters.
+	ErrInvalidName = errors.New("bgjob: invalid job name")
+
+	// ErrInvalidOption is returned for an option given a value out of its
+	// range.
+	ErrInvalidOption = errors.New("bgjob: invalid option")
+
+	// ErrJobDone is returned by Handle.Cancel when the job has already
+	// finished.
+	ErrJobDone = errors.New("bgjob: job already finished")
+
+	// ErrUnknownJob is returned by Runner.JobStatus for an id the Runner
+	// does not know or no longer remembers.
+	ErrUnknownJob = errors.New("bgjob: unknown job")
+
+	// ErrCanceled is the cause recorded when a job is canceled through
+	// Handle.Cancel with a nil cause.
+	ErrCanceled = errors.New("bgjob: job canceled")
+)
+
+// PanicError is the error of a job that panicked. It keeps the value given
+// to panic and the stack of the goroutine that panicked, so that a crash in
+// a background job is as easy to diagnose as one in the foreground.
+type PanicError struct {
+	// Value is the value the job passed to panic.
+	Value any
+	// Stack is the stack of the panicking goroutine, formatted as by
+	// runtime/debug.Stack.
+	Stack []byte
+}
+
+// Error reports the panic value.
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("bgjob: job panicked: %v", e.Value)
+}
+
+// Unwrap returns the panic value when it is an error, so that errors.Is and
+// errors.As see through the panic.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+// ShutdownError is returned by Runner.Shutdown when its context ended while
+// jobs were still running. Those jobs have been canceled with ErrShutdown as
+// the cause; they report their end through events as usual.
+type ShutdownError struct {
+	// Err is the context's error.
+	Err error
+	// Jobs are the jobs that had not stopped, with their status at the
+	// moment Shutdown gave up waiting.
+	Jobs []JobStatus
+}
+
+// Error names the jobs that had not stopped.
+func (e *ShutdownError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "bgjob: shutdown: %v; %d job(s) still running:", e.Err, len(e.Jobs))
+	for i, j := range e.Jobs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, " %s (%s)", j.Name, shortID(j.ID))
+	}
+	return b.String()
+}
+
+// Unwrap returns the context's error.
+func (e *ShutdownError) Unwrap() error { return e.Err }
+
+func shortID(id uuid.UUID) string { return id.String()[:8] }

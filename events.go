@@ -1,0 +1,211 @@
+package bgjob
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// EventType says what an Event reports. The zero value is not a valid type.
+// Its JSON form is the snake_case name ("worker_started", …).
+type EventType uint8
+
+const (
+	// EventInfo: the Runner accepted the job. Carries the worker id and
+	// name and the process id. Always the first event of a job.
+	EventInfo EventType = iota + 1
+	// EventWorkerStarted: the job's goroutine is running. Carries the start
+	// time.
+	EventWorkerStarted
+	// EventProgress: the job reported progress. Carries percent, step,
+	// total, message, rate and ETA. Progress events are rate limited and
+	// coalesced (see WithProgressInterval); the last one before
+	// EventComplete is always published.
+	EventProgress
+	// EventComplete: the job ended. Carries the state (succeeded, failed or
+	// canceled), the duration, the error and, for a panic, the stack.
+	EventComplete
+	// EventWorkerStopped: the job's goroutine has returned. Always the last
+	// event of a job.
+	EventWorkerStopped
+	// EventLagged is not about a job: it tells one subscriber that it fell
+	// behind and lost the events with sequence numbers LagFirst to LagLast.
+	EventLagged
+)
+
+var eventTypeNames = [...]string{
+	EventInfo:          "info",
+	EventWorkerStarted: "worker_started",
+	EventProgress:      "progress",
+	EventComplete:      "complete",
+	EventWorkerStopped: "worker_stopped",
+	EventLagged:        "lagged",
+}
+
+// String returns the type's snake_case name.
+func (t EventType) String() string {
+	if t == 0 || int(t) >= len(eventTypeNames) {
+		return fmt.Sprintf("EventType(%d)", uint8(t))
+	}
+	return eventTypeNames[t]
+}
+
+// MarshalText returns the type's snake_case name.
+func (t EventType) MarshalText() ([]byte, error) {
+	if t == 0 || int(t) >= len(eventTypeNames) {
+		return nil, fmt.Errorf("bgjob: invalid event type %d", uint8(t))
+	}
+	return []byte(eventTypeNames[t]), nil
+}
+
+// UnmarshalText parses a type's snake_case name.
+func (t *EventType) UnmarshalText(b []byte) error {
+	for i, name := range eventTypeNames {
+		if i > 0 && name == string(b) {
+			*t = EventType(i)
+			return nil
+		}
+	}
+	return fmt.Errorf("bgjob: unknown event type %q", b)
+}
+
+// Event is one thing that happened to a job, as delivered to subscribers.
+// Fields that do not apply to the event's type are zero.
+type Event struct {
+	Type EventType
+	// Seq grows by one with every event the Runner publishes. Each
+	// subscriber receives events in Seq order. A lagged event has Seq 0.
+	Seq  uint64
+	Time time.Time
+
+	JobID      uuid.UUID
+	JobName    string
+	WorkerID   int64
+	WorkerName string
+	ProcessID  int
+	// OSThreadID is set for a job started with LockOSThread (Linux).
+	OSThreadID int
+	// Alive reports whether the job's goroutine is running.
+	Alive bool
+
+	// State is the job's state after the event.
+	State State
+
+	// Progress (EventProgress, and the last values in EventComplete).
+	Percent float64
+	Step    int64
+	Total   int64
+	Message string
+	Rate    float64
+	ETA     time.Duration
+
+	// StartTime is when the worker started (from EventWorkerStarted on).
+	StartTime time.Time
+	// Duration is the run time (EventComplete, EventWorkerStopped).
+	Duration time.Duration
+	// ThreadCPU is the CPU time of the job's locked OS thread
+	// (EventComplete, LockOSThread only).
+	ThreadCPU time.Duration
+	// Err is the error of a failed or canceled job (EventComplete).
+	Err error
+	// Stack is the panicking goroutine's stack (EventComplete after a
+	// panic).
+	Stack string
+
+	// LagFirst and LagLast name the range of sequence numbers a lagged
+	// subscriber lost (EventLagged); every event in the range was lost.
+	LagFirst uint64
+	LagLast  uint64
+}
+
+// Success reports whether the event is the completion of a job that
+// succeeded.
+func (e Event) Success() bool { return e.Type == EventComplete && e.State == StateSucceeded }
+
+// Lost returns how many events an EventLagged names.
+func (e Event) Lost() uint64 {
+	if e.Type != EventLagged {
+		return 0
+	}
+	return e.LagLast - e.LagFirst + 1
+}
+
+// eventJSON is the wire form of an Event. Its names follow the original
+// design (process_id, thread_id, traceback, …).
+type eventJSON struct {
+	Type            EventType `json:"type"`
+	Seq             uint64    `json:"seq,omitempty"`
+	Timestamp       time.Time `json:"timestamp"`
+	JobID           uuid.UUID `json:"job_id,omitzero"`
+	Name            string    `json:"name,omitempty"`
+	ThreadID        int64     `json:"thread_id,omitempty"`
+	ThreadName      string    `json:"thread_name,omitempty"`
+	ProcessID       int       `json:"process_id,omitempty"`
+	OSThreadID      int       `json:"os_thread_id,omitempty"`
+	IsAlive         bool      `json:"is_alive"`
+	State           State     `json:"state,omitzero"`
+	Message         string    `json:"message,omitempty"`
+	Percent         float64   `json:"percent"`
+	Step            int64     `json:"step,omitempty"`
+	Total           int64     `json:"total,omitempty"`
+	Rate            float64   `json:"rate,omitempty"`
+	ETASeconds      float64   `json:"eta_seconds,omitempty"`
+	StartTime       time.Time `json:"start_time,omitzero"`
+	Success         *bool     `json:"success,omitempty"`
+	DurationSeconds float64   `json:"duration_seconds,omitempty"`
+	ThreadCPU       float64   `json:"thread_cpu_seconds,omitempty"`
+	Error           string    `json:"error,omitempty"`
+	Traceback       string    `json:"traceback,omitempty"`
+	LagFirst        uint64    `json:"lag_first,omitempty"`
+	LagLast         uint64    `json:"lag_last,omitempty"`
+}
+
+// MarshalJSON encodes the event with snake_case names; durations are in
+// seconds and the error is its message. success is present only in a
+// complete event.
+func (e Event) MarshalJSON() ([]byte, error) {
+	w := eventJSON{
+		Type: e.Type, Seq: e.Seq, Timestamp: e.Time,
+		JobID: e.JobID, Name: e.JobName, ThreadID: e.WorkerID, ThreadName: e.WorkerName,
+		ProcessID: e.ProcessID, OSThreadID: e.OSThreadID, IsAlive: e.Alive, State: e.State,
+		Message: e.Message, Percent: e.Percent, Step: e.Step, Total: e.Total, Rate: e.Rate,
+		ETASeconds: e.ETA.Seconds(), StartTime: e.StartTime,
+		DurationSeconds: e.Duration.Seconds(), ThreadCPU: e.ThreadCPU.Seconds(),
+		Traceback: e.Stack, LagFirst: e.LagFirst, LagLast: e.LagLast,
+	}
+	if e.Type == EventComplete {
+		ok := e.Success()
+		w.Success = &ok
+	}
+	if e.Err != nil {
+		w.Error = e.Err.Error()
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON decodes the form MarshalJSON writes. The error comes back
+// as an error with the same message; its type is not preserved.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	var w eventJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*e = Event{
+		Type: w.Type, Seq: w.Seq, Time: w.Timestamp,
+		JobID: w.JobID, JobName: w.Name, WorkerID: w.ThreadID, WorkerName: w.ThreadName,
+		ProcessID: w.ProcessID, OSThreadID: w.OSThreadID, Alive: w.IsAlive, State: w.State,
+		Message: w.Message, Percent: w.Percent, Step: w.Step, Total: w.Total, Rate: w.Rate,
+		ETA: seconds(w.ETASeconds), StartTime: w.StartTime,
+		Duration: seconds(w.DurationSeconds), ThreadCPU: seconds(w.ThreadCPU),
+		Stack: w.Traceback, LagFirst: w.LagFirst, LagLast: w.LagLast,
+	}
+	if w.Error != "" {
+		e.Err = errors.New(w.Error)
+	}
+	return nil
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

@@ -1,0 +1,203 @@
+package bgjob_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bgjob/bgjob"
+)
+
+// A job runs in the background; Start returns at once and Wait collects
+// its outcome.
+func Example() {
+	ctx := context.Background()
+	r, err := bgjob.NewRunner()
+	if err != nil {
+		panic(err)
+	}
+	defer r.Shutdown(ctx)
+
+	h, err := r.Start(ctx, "train", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+		const epochs = 5
+		p.SetTotal(epochs)
+		for epoch := 1; epoch <= epochs; epoch++ {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			// ... one epoch of training ...
+			p.Add(1)
+		}
+		return nil
+	}))
+	if err != nil {
+		panic(err)
+	}
+
+	err = h.Wait(ctx)
+	st := h.Status()
+	fmt.Println(st.State, st.Step, "of", st.Total, "steps, error:", err)
+	// Output: succeeded 5 of 5 steps, error: <nil>
+}
+
+// Every job publishes the same lifecycle, in order. The channel is closed
+// after Shutdown once its last event has been received.
+func ExampleRunner_Events() {
+	ctx := context.Background()
+	r, _ := bgjob.NewRunner()
+	events := r.Events() // subscribe before starting jobs
+
+	h, _ := r.Start(ctx, "import", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+		p.Report(50, "halfway")
+		p.Report(100, "done")
+		return nil
+	}))
+	go func() {
+		<-h.Done()
+		r.Shutdown(ctx)
+	}()
+
+	for ev := range events {
+		fmt.Println(ev.Seq, ev.Type, ev.Message)
+	}
+	// Output:
+	// 1 info
+	// 2 worker_started
+	// 3 progress done
+	// 4 complete done
+	// 5 worker_stopped
+}
+
+// Application code polls the status; it always shows the latest progress.
+func ExampleHandle_Status() {
+	ctx := context.Background()
+	r, _ := bgjob.NewRunner()
+	defer r.Shutdown(ctx)
+
+	reached := make(chan struct{})
+	release := make(chan struct{})
+	h, _ := r.Start(ctx, "index", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+		p.SetTotal(200)
+		p.SetStep(50)
+		p.SetMessage("indexing shard 1")
+		close(reached)
+		<-release
+		return nil
+	}))
+
+	<-reached
+	st := h.Status()
+	fmt.Printf("%s: %s, %.0f%% (%d/%d) %q, alive: %t\n", st.Name, st.State, st.Percent, st.Step, st.Total, st.Message, st.Alive)
+	close(release)
+	h.Wait(ctx)
+	fmt.Println(h.Status().State)
+	// Output:
+	// index: running, 25% (50/200) "indexing shard 1", alive: true
+	// succeeded
+}
+
+// Cancel takes a reason, which the job sees as its context's cause and
+// which the job's status reports.
+func ExampleHandle_Cancel() {
+	ctx := context.Background()
+	r, _ := bgjob.NewRunner()
+	defer r.Shutdown(ctx)
+
+	h, _ := r.Start(ctx, "finetune", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+		<-ctx.Done()
+		return ctx.Err()
+	}))
+
+	errSuperseded := errors.New("superseded by a newer dataset")
+	h.Cancel(errSuperseded)
+	err := h.Wait(ctx)
+	fmt.Println(h.Status().State, errors.Is(err, errSuperseded))
+	fmt.Println(h.Cancel(nil)) // the job has ended
+	// Output:
+	// canceled true
+	// bgjob: job already finished
+}
+
+// A panic in a job is a failure that keeps the panic value and its stack;
+// the Runner keeps working.
+func ExamplePanicError() {
+	ctx := context.Background()
+	r, _ := bgjob.NewRunner()
+	defer r.Shutdown(ctx)
+
+	h, _ := r.Start(ctx, "buggy", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+		var weights []float64
+		_ = weights[3]
+		return nil
+	}))
+
+	var pe *bgjob.PanicError
+	if errors.As(h.Wait(ctx), &pe) {
+		fmt.Println(h.Status().State, "-", pe.Value)
+		fmt.Println("stack recorded:", len(pe.Stack) > 0)
+	}
+	// Output:
+	// failed - runtime error: index out of range [3] with length 0
+	// stack recorded: true
+}
+
+// A lossless subscription never drops an event: when its reader falls a
+// whole backlog behind, Start waits for it instead.
+func ExampleRunner_Subscribe() {
+	ctx := context.Background()
+	r, _ := bgjob.NewRunner()
+	audit, _ := r.Subscribe(bgjob.WithPolicy(bgjob.Lossless), bgjob.WithBacklog(100))
+
+	for i := range 3 {
+		h, _ := r.Start(ctx, fmt.Sprintf("batch-%d", i), bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+			return nil
+		}))
+		h.Wait(ctx)
+	}
+	r.Shutdown(ctx)
+
+	completed := 0
+	for ev := range audit.Events() {
+		if ev.Type == bgjob.EventComplete {
+			completed++
+		}
+	}
+	st := audit.Stats()
+	fmt.Println("completed:", completed, "lost:", st.Lost)
+	// Output: completed: 3 lost: 0
+}
+
+// The Runner-wide status counts jobs by state.
+func ExampleRunner_GetStatus() {
+	ctx := context.Background()
+	r, _ := bgjob.NewRunner()
+	defer r.Shutdown(ctx)
+
+	ok, _ := r.Start(ctx, "ok", bgjob.JobFunc(func(context.Context, *bgjob.Progress) error { return nil }))
+	bad, _ := r.Start(ctx, "bad", bgjob.JobFunc(func(context.Context, *bgjob.Progress) error {
+		return errors.New("out of memory")
+	}))
+	ok.Wait(ctx)
+	bad.Wait(ctx)
+
+	st := r.GetStatus()
+	fmt.Println("running:", st.AnyRunning, "succeeded:", st.Counts[bgjob.StateSucceeded], "failed:", st.Counts[bgjob.StateFailed])
+	// Output: running: false succeeded: 1 failed: 1
+}
+
+// FormatText renders events for operators.
+func ExampleFormatText() {
+	ev := bgjob.Event{
+		Type:     bgjob.EventProgress,
+		WorkerID: 7,
+		Percent:  10,
+		Message:  "Loading and preparing data...",
+	}
+	fmt.Println(bgjob.FormatText(ev))
+	ev = bgjob.Event{Type: bgjob.EventComplete, JobName: "resnet-finetune", State: bgjob.StateSucceeded, Duration: 45*time.Minute + 18*time.Second}
+	fmt.Println(bgjob.FormatText(ev))
+	// Output:
+	// [worker 7] Loading and preparing data... (10%)
+	// resnet-finetune completed successfully (Duration: 45.3min)
+}

@@ -1,0 +1,99 @@
+package bgjob
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// FormatText renders ev the way an operator reads it, for logs and
+// terminals, for example:
+//
+//	resnet-finetune started in background
+//	   Process ID: 52341
+//	   Worker ID: 7
+//	   Worker Name: resnet-finetune
+//	   Alive: true
+//	[worker 7] Loading and preparing data... (10%)
+//	resnet-finetune completed successfully (Duration: 45.3min)
+//	Worker 7 stopped
+//
+// The text has no trailing newline; a panic's stack follows on indented
+// lines.
+func FormatText(ev Event) string {
+	var b strings.Builder
+	switch ev.Type {
+	case EventInfo:
+		fmt.Fprintf(&b, "%s accepted (job %s, worker %d)", ev.JobName, shortID(ev.JobID), ev.WorkerID)
+	case EventWorkerStarted:
+		fmt.Fprintf(&b, "%s started in background\n", ev.JobName)
+		fmt.Fprintf(&b, "   Process ID: %d\n", ev.ProcessID)
+		fmt.Fprintf(&b, "   Worker ID: %d\n", ev.WorkerID)
+		fmt.Fprintf(&b, "   Worker Name: %s\n", ev.WorkerName)
+		if ev.OSThreadID != 0 {
+			fmt.Fprintf(&b, "   OS Thread ID: %d\n", ev.OSThreadID)
+		}
+		fmt.Fprintf(&b, "   Alive: %t", ev.Alive)
+	case EventProgress:
+		fmt.Fprintf(&b, "[worker %d] ", ev.WorkerID)
+		if ev.Message != "" {
+			b.WriteString(ev.Message)
+			b.WriteByte(' ')
+		}
+		b.WriteString("(")
+		b.WriteString(formatPercent(ev.Percent))
+		if ev.Total > 0 {
+			fmt.Fprintf(&b, ", %d/%d", ev.Step, ev.Total)
+		}
+		if ev.ETA > 0 {
+			b.WriteString(", ETA ")
+			b.WriteString(FormatDuration(ev.ETA))
+		}
+		b.WriteString(")")
+	case EventComplete:
+		switch ev.State {
+		case StateSucceeded:
+			fmt.Fprintf(&b, "%s completed successfully (Duration: %s)", ev.JobName, FormatDuration(ev.Duration))
+		case StateCanceled:
+			fmt.Fprintf(&b, "%s canceled after %s: %v", ev.JobName, FormatDuration(ev.Duration), ev.Err)
+		default:
+			fmt.Fprintf(&b, "%s failed after %s: %v", ev.JobName, FormatDuration(ev.Duration), ev.Err)
+		}
+		if ev.Stack != "" {
+			for line := range strings.Lines(strings.TrimRight(ev.Stack, "\n")) {
+				b.WriteString("\n   ")
+				b.WriteString(strings.TrimRight(line, "\n"))
+			}
+		}
+	case EventWorkerStopped:
+		fmt.Fprintf(&b, "Worker %d stopped", ev.WorkerID)
+	case EventLagged:
+		fmt.Fprintf(&b, "missed %d event(s), seq %d to %d: the reader fell behind", ev.Lost(), ev.LagFirst, ev.LagLast)
+	default:
+		fmt.Fprintf(&b, "%v event for %s", ev.Type, ev.JobName)
+	}
+	return b.String()
+}
+
+func formatPercent(p float64) string {
+	if p == float64(int64(p)) {
+		return strconv.FormatInt(int64(p), 10) + "%"
+	}
+	return strconv.FormatFloat(p, 'f', 1, 64) + "%"
+}
+
+// FormatDuration renders d briefly, in the unit an operator expects:
+// "850ms", "3.2s", "45.3min", "2.5h".
+func FormatDuration(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return strconv.FormatInt(d.Milliseconds(), 10) + "ms"
+	case d < time.Minute:
+		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"
+	case d < time.Hour:
+		return strconv.FormatFloat(d.Minutes(), 'f', 1, 64) + "min"
+	default:
+		return strconv.FormatFloat(d.Hours(), 'f', 1, 64) + "h"
+	}
+}

@@ -1,0 +1,393 @@
+package bgjob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Job is work the Runner runs in the background.
+//
+// Run should return when ctx is canceled, with ctx's error or one wrapping
+// it; the job is then reported as canceled, with the cause given to
+// Handle.Cancel (context.Cause). A job that returns nil is reported as
+// succeeded even if it was canceled on the way: it finished its work.
+// A panic in Run is recovered and reported as a failure with a
+// *PanicError holding the panic value and the stack.
+type Job interface {
+	Run(ctx context.Context, p *Progress) error
+}
+
+// JobFunc adapts a function to the Job interface.
+type JobFunc func(ctx context.Context, p *Progress) error
+
+// Run calls f(ctx, p).
+func (f JobFunc) Run(ctx context.Context, p *Progress) error { return f(ctx, p) }
+
+var _ Job = JobFunc(nil)
+
+// The pprof labels set on every job's goroutine, so that a goroutine dump
+// (/debug/pprof/goroutine?debug=1) or a CPU profile shows which job runs
+// where.
+const (
+	LabelJobID   = "bgjob_job_id"
+	LabelJobName = "bgjob_job_name"
+)
+
+// job is the Runner's record of one job.
+type job struct {
+	r          *Runner
+	id         uuid.UUID
+	name       string
+	workerID   int64
+	fn         Job
+	lockThread bool
+	cancel     context.CancelCauseFunc
+	done       chan struct{} // closed after worker_stopped is published
+
+	// The hot progress values, written by the job without a lock. They sit
+	// on their own cache line so that status readers taking mu do not slow
+	// the job's stores.
+	_       [64]byte
+	step    atomic.Int64
+	total   atomic.Int64
+	percent atomic.Uint64 // math.Float64bits
+	_       [64]byte
+
+	// publishMu keeps this job's events in order: whoever publishes for the
+	// job holds it from the decision to publish until the event is queued
+	// for every subscriber. Taken before mu.
+	publishMu sync.Mutex
+	// Last progress published, to publish only changes.
+	published progressMark
+
+	mu             sync.Mutex // guards the fields below
+	state          State
+	hasWorker      bool
+	alive          bool
+	osThreadID     int
+	startTime      time.Time
+	endTime        time.Time
+	message        string
+	messageVersion uint64
+	canceled       bool
+	err            error
+	stack          string
+	threadCPU      time.Duration
+	final          progressValues // progress frozen when the job ended
+}
+
+// progressMark identifies one set of progress values, to tell whether they
+// changed since they were last published.
+type progressMark struct {
+	step, total    int64
+	percentBits    uint64
+	messageVersion uint64
+}
+
+func (j *job) markLocked() progressMark {
+	return progressMark{
+		step:           j.step.Load(),
+		total:          j.total.Load(),
+		percentBits:    j.percent.Load(),
+		messageVersion: j.messageVersion,
+	}
+}
+
+// runningLocked returns how long the job has run, as of now.
+func (j *job) runningLocked(now time.Time) time.Duration {
+	switch {
+	case j.startTime.IsZero():
+		return 0
+	case !j.endTime.IsZero():
+		return j.endTime.Sub(j.startTime)
+	default:
+		return now.Sub(j.startTime)
+	}
+}
+
+// statusLocked returns the job's status as of now.
+func (j *job) statusLocked(now time.Time) JobStatus {
+	running := j.runningLocked(now)
+	p := j.readProgressLocked(running)
+	st := JobStatus{
+		ID:         j.id,
+		Name:       j.name,
+		State:      j.state,
+		HasWorker:  j.hasWorker,
+		Alive:      j.alive,
+		WorkerID:   j.workerID,
+		WorkerName: j.name,
+		ProcessID:  j.r.pid,
+		OSThreadID: j.osThreadID,
+		ThreadCPU:  j.threadCPU,
+		Percent:    p.percent,
+		Step:       p.step,
+		Total:      p.total,
+		Message:    p.message,
+		Rate:       p.rate,
+		ETA:        p.eta,
+		StartTime:  j.startTime,
+		EndTime:    j.endTime,
+		Duration:   running,
+		Err:        j.err,
+		Stack:      j.stack,
+	}
+	if j.alive && j.osThreadID != 0 {
+		st.ThreadCPU = threadCPUTime(j.osThreadID)
+	}
+	return st
+}
+
+// status returns the job's status now.
+func (j *job) status() JobStatus {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.statusLocked(time.Now())
+}
+
+// eventLocked returns an event of type t for the job with its common
+// fields filled in.
+func (j *job) eventLocked(t EventType, now time.Time) Event {
+	return Event{
+		Type:       t,
+		Time:       now,
+		JobID:      j.id,
+		JobName:    j.name,
+		WorkerID:   j.workerID,
+		WorkerName: j.name,
+		ProcessID:  j.r.pid,
+		OSThreadID: j.osThreadID,
+		Alive:      j.alive,
+		State:      j.state,
+		StartTime:  j.startTime,
+	}
+}
+
+// progressEventLocked returns a progress event carrying p.
+func (j *job) progressEventLocked(now time.Time, p progressValues) Event {
+	ev := j.eventLocked(EventProgress, now)
+	ev.Percent, ev.Step, ev.Total, ev.Message = p.percent, p.step, p.total, p.message
+	ev.Rate, ev.ETA = p.rate, p.eta
+	ev.Duration = j.runningLocked(now)
+	return ev
+}
+
+// flushProgress publishes the job's progress if it changed since it was
+// last published and the job is still running. The Runner's progress loop
+// calls it at every interval.
+func (j *job) flushProgress() {
+	j.publishMu.Lock()
+	defer j.publishMu.Unlock()
+	j.mu.Lock()
+	if j.state != StateRunning {
+		j.mu.Unlock()
+		return
+	}
+	mark := j.markLocked()
+	if mark == j.published {
+		j.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	ev := j.progressEventLocked(now, j.readProgressLocked(j.runningLocked(now)))
+	j.mu.Unlock()
+	j.published = mark
+	j.r.publish(ev)
+}
+
+// run is the job's goroutine: it publishes worker_started, runs the job
+// under its pprof labels, and publishes complete and worker_stopped however
+// the job ends, even by runtime.Goexit.
+func (j *job) run(ctx context.Context) {
+	r := j.r
+	defer r.workers.Done()
+	if j.lockThread {
+		// Never unlocked: the thread ends with the goroutine, so whatever
+		// the job did to it cannot leak into other goroutines.
+		runtime.LockOSThread()
+	}
+	j.started()
+
+	var (
+		err      error
+		panicErr *PanicError
+		returned bool
+	)
+	defer func() {
+		if !returned && panicErr == nil {
+			err = errors.New("bgjob: job called runtime.Goexit")
+		}
+		j.finish(ctx, err, panicErr)
+		j.stopped()
+	}()
+	pprof.Do(ctx, pprof.Labels(LabelJobID, j.id.String(), LabelJobName, j.name), func(ctx context.Context) {
+		defer func() {
+			if v := recover(); v != nil {
+				panicErr = &PanicError{Value: v, Stack: debug.Stack()}
+			}
+		}()
+		err = j.fn.Run(ctx, &Progress{j: j})
+		returned = true
+	})
+}
+
+// started records that the worker runs and publishes worker_started.
+func (j *job) started() {
+	j.publishMu.Lock()
+	defer j.publishMu.Unlock()
+	j.mu.Lock()
+	now := time.Now()
+	j.state = StateRunning
+	j.hasWorker = true
+	j.alive = true
+	j.startTime = now
+	if j.lockThread {
+		j.osThreadID = osThreadID()
+	}
+	ev := j.eventLocked(EventWorkerStarted, now)
+	j.mu.Unlock()
+	j.r.publish(ev)
+}
+
+// finish decides the job's outcome, freezes its status and publishes the
+// last progress (if not yet published) and complete.
+func (j *job) finish(ctx context.Context, err error, panicErr *PanicError) {
+	state, err := outcome(ctx, err, panicErr)
+	j.publishMu.Lock()
+	defer j.publishMu.Unlock()
+	j.mu.Lock()
+	now := time.Now()
+	j.endTime = now
+	running := j.runningLocked(now)
+	mark := j.markLocked()
+	last := j.readProgressLocked(running)
+	var progressEv Event
+	flush := mark != j.published
+	if flush {
+		progressEv = j.progressEventLocked(now, last)
+	}
+	// The state turns terminal before complete is published, so that no
+	// one who has seen complete can read the job as running.
+	j.final = last
+	j.state = state
+	j.err = err
+	if panicErr != nil {
+		j.stack = string(panicErr.Stack)
+	}
+	if j.osThreadID != 0 {
+		j.threadCPU = threadCPUTime(j.osThreadID)
+	}
+	ev := j.eventLocked(EventComplete, now)
+	ev.Percent, ev.Step, ev.Total, ev.Message = last.percent, last.step, last.total, last.message
+	ev.Duration, ev.ThreadCPU, ev.Err, ev.Stack = running, j.threadCPU, j.err, j.stack
+	j.mu.Unlock()
+
+	if flush {
+		j.published = mark
+		j.r.publish(progressEv)
+	}
+	j.r.publish(ev)
+}
+
+// stopped records that the worker is gone, publishes worker_stopped and
+// hands the job over to the Runner's history.
+func (j *job) stopped() {
+	j.publishMu.Lock()
+	j.mu.Lock()
+	j.alive = false
+	ev := j.eventLocked(EventWorkerStopped, time.Now())
+	ev.Duration = j.runningLocked(ev.Time)
+	j.mu.Unlock()
+	j.r.publish(ev)
+	j.publishMu.Unlock()
+	j.cancel(nil) // release the context's resources
+	j.r.retire(j)
+	close(j.done)
+}
+
+// outcome classifies how a job ended.
+func outcome(ctx context.Context, err error, panicErr *PanicError) (State, error) {
+	switch {
+	case panicErr != nil:
+		return StateFailed, panicErr
+	case err == nil:
+		return StateSucceeded, nil
+	case ctx.Err() != nil:
+		cause := context.Cause(ctx)
+		if errors.Is(err, cause) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return StateCanceled, cause
+		}
+		// The job said why it stopped in its own words: keep both.
+		return StateCanceled, fmt.Errorf("%w (job returned: %w)", cause, err)
+	default:
+		return StateFailed, err
+	}
+}
+
+// requestCancel cancels the job's context with cause.
+func (j *job) requestCancel(cause error) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.state.Terminal() {
+		return ErrJobDone
+	}
+	if !j.canceled {
+		j.canceled = true
+		j.cancel(cause)
+	}
+	return nil
+}
+
+// Handle is the caller's grip on one started job. Its methods are safe for
+// concurrent use and keep working after the job ended and after the Runner
+// shut down.
+type Handle struct {
+	j *job
+}
+
+// ID returns the job's id.
+func (h *Handle) ID() uuid.UUID { return h.j.id }
+
+// Name returns the job's name.
+func (h *Handle) Name() string { return h.j.name }
+
+// Status returns a snapshot of the job.
+func (h *Handle) Status() JobStatus { return h.j.status() }
+
+// Done returns a channel that is closed once the job has ended and its
+// last event (worker_stopped) has been published.
+func (h *Handle) Done() <-chan struct{} { return h.j.done }
+
+// Wait waits for the job to end and returns its error: nil if it
+// succeeded, the job's error or a *PanicError if it failed, the
+// cancellation cause if it was canceled. If ctx ends first, Wait returns
+// ctx's error and the job runs on; use Done and Status to tell the two
+// apart when that matters.
+func (h *Handle) Wait(ctx context.Context) error {
+	select {
+	case <-h.j.done:
+		return h.Status().Err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Cancel cancels the job's context with cause (ErrCanceled when cause is
+// nil), which the job sees as context.Cause(ctx). It does not wait for the
+// job to return. Canceling again is a no-op that keeps the first cause;
+// canceling a job that has ended returns ErrJobDone.
+func (h *Handle) Cancel(cause error) error {
+	if cause == nil {
+		cause = ErrCanceled
+	}
+	return h.j.requestCancel(cause)
+}

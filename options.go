@@ -1,0 +1,220 @@
+package bgjob
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/bgjob/bgjob/internal/delivery"
+)
+
+// Defaults for the options below.
+const (
+	DefaultProgressInterval = 100 * time.Millisecond
+	DefaultBuffer           = 64
+	DefaultBacklog          = 10_000
+	DefaultHistoryLimit     = 1_000
+	// MaxNameLen is the longest job name Start accepts, in bytes.
+	MaxNameLen = 256
+)
+
+// Option configures a Runner.
+type Option interface {
+	applyRunner(*runnerConfig) error
+}
+
+// SubscribeOption configures a subscription.
+type SubscribeOption interface {
+	applySubscription(*subscriptionConfig) error
+}
+
+// JobOption configures one job.
+type JobOption interface {
+	applyJob(*jobConfig) error
+}
+
+type runnerConfig struct {
+	progressInterval time.Duration
+	historyLimit     int
+	events           []SubscribeOption
+}
+
+func newRunnerConfig(opts []Option) (runnerConfig, error) {
+	c := runnerConfig{
+		progressInterval: DefaultProgressInterval,
+		historyLimit:     DefaultHistoryLimit,
+	}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.applyRunner(&c); err != nil {
+			return runnerConfig{}, err
+		}
+	}
+	// Check the default subscription's options now rather than when Events
+	// is first called, which cannot return an error.
+	if _, err := newSubscriptionConfig(c.events); err != nil {
+		return runnerConfig{}, err
+	}
+	return c, nil
+}
+
+type subscriptionConfig struct {
+	buffer  int
+	backlog int
+	policy  Policy
+}
+
+func newSubscriptionConfig(opts []SubscribeOption) (subscriptionConfig, error) {
+	c := subscriptionConfig{buffer: DefaultBuffer, backlog: DefaultBacklog, policy: Lagging}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.applySubscription(&c); err != nil {
+			return subscriptionConfig{}, err
+		}
+	}
+	return c, nil
+}
+
+type jobConfig struct {
+	lockThread bool
+}
+
+func newJobConfig(opts []JobOption) (jobConfig, error) {
+	var c jobConfig
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.applyJob(&c); err != nil {
+			return jobConfig{}, err
+		}
+	}
+	return c, nil
+}
+
+type runnerOption func(*runnerConfig) error
+
+func (f runnerOption) applyRunner(c *runnerConfig) error { return f(c) }
+
+type subscribeOption func(*subscriptionConfig) error
+
+func (f subscribeOption) applySubscription(c *subscriptionConfig) error { return f(c) }
+
+type jobOption func(*jobConfig) error
+
+func (f jobOption) applyJob(c *jobConfig) error { return f(c) }
+
+// WithProgressInterval sets how often, at most, a job's progress is
+// published as an EventProgress (default DefaultProgressInterval). Between
+// two publications, newer values replace older ones; GetStatus always shows
+// the newest. It must be positive.
+func WithProgressInterval(d time.Duration) Option {
+	return runnerOption(func(c *runnerConfig) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: progress interval %v must be positive", ErrInvalidOption, d)
+		}
+		c.progressInterval = d
+		return nil
+	})
+}
+
+// WithHistoryLimit sets how many finished jobs the Runner remembers for
+// GetStatus and JobStatus (default DefaultHistoryLimit). Zero remembers
+// none; a negative limit is an error. A Handle keeps its own job's status
+// whatever the limit.
+func WithHistoryLimit(n int) Option {
+	return runnerOption(func(c *runnerConfig) error {
+		if n < 0 {
+			return fmt.Errorf("%w: history limit %d is negative", ErrInvalidOption, n)
+		}
+		c.historyLimit = n
+		return nil
+	})
+}
+
+// WithEvents configures the subscription behind Runner.Events.
+func WithEvents(opts ...SubscribeOption) Option {
+	return runnerOption(func(c *runnerConfig) error {
+		c.events = append(c.events, opts...)
+		return nil
+	})
+}
+
+// WithBuffer sets the capacity of the subscription's channel (default
+// DefaultBuffer). Zero makes it unbuffered; a negative size is an error.
+func WithBuffer(n int) SubscribeOption {
+	return subscribeOption(func(c *subscriptionConfig) error {
+		if n < 0 {
+			return fmt.Errorf("%w: buffer %d is negative", ErrInvalidOption, n)
+		}
+		c.buffer = n
+		return nil
+	})
+}
+
+// WithBacklog bounds the events a subscription holds behind its channel
+// when its reader falls behind (default DefaultBacklog). What happens at the
+// bound is the subscription's Policy. It must be at least 1.
+func WithBacklog(n int) SubscribeOption {
+	return subscribeOption(func(c *subscriptionConfig) error {
+		if n < 1 {
+			return fmt.Errorf("%w: backlog %d must be at least 1", ErrInvalidOption, n)
+		}
+		c.backlog = n
+		return nil
+	})
+}
+
+// WithPolicy sets what happens when the subscription's backlog is full
+// (default Lagging).
+func WithPolicy(p Policy) SubscribeOption {
+	return subscribeOption(func(c *subscriptionConfig) error {
+		if p != Lagging && p != Lossless {
+			return fmt.Errorf("%w: unknown policy %d", ErrInvalidOption, uint8(p))
+		}
+		c.policy = p
+		return nil
+	})
+}
+
+// LockOSThread runs the job on an OS thread of its own
+// (runtime.LockOSThread) for its whole run. Its status and events then
+// report the thread's id and, on Linux, the thread's CPU time. The thread
+// exits with the job, so that nothing the job did to it outlives the job.
+func LockOSThread() JobOption {
+	return jobOption(func(c *jobConfig) error {
+		c.lockThread = true
+		return nil
+	})
+}
+
+// Policy says what a subscription does when its reader falls so far behind
+// that its backlog is full. The zero value is not a valid policy.
+type Policy uint8
+
+const (
+	// Lagging (the default, for services) drops the events that do not
+	// fit and delivers in their place one EventLagged naming the range of
+	// sequence numbers lost. The reader can then resynchronise from
+	// GetStatus. The Runner and its jobs never wait.
+	Lagging = Policy(delivery.Lagging)
+	// Lossless (for tests and audit trails) loses nothing: while the
+	// backlog is full, Start waits (honouring its context) for the reader
+	// to catch up. Jobs already running never wait; their events are
+	// queued beyond the bound, which the number of running jobs bounds.
+	Lossless = Policy(delivery.Lossless)
+)
+
+// String returns "lagging" or "lossless".
+func (p Policy) String() string {
+	switch p {
+	case Lagging:
+		return "lagging"
+	case Lossless:
+		return "lossless"
+	}
+	return fmt.Sprintf("Policy(%d)", uint8(p))
+}

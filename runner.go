@@ -1,0 +1,496 @@
+package bgjob
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/bgjob/bgjob/internal/ring"
+)
+
+// Runner runs jobs in the background, each in its own goroutine, publishes
+// their events to subscribers and keeps their status.
+//
+// Make one with NewRunner; the zero value is not usable. All methods are
+// safe for concurrent use. A Runner starts no goroutine until a job starts:
+// each job has its goroutine, which ends when the job returns; while jobs
+// are live, one more goroutine publishes their progress at the progress
+// interval; a subscription whose reader falls behind has one goroutine
+// feeding its channel until it catches up or is closed.
+//
+// Call Shutdown when done: it waits for running jobs and closes every
+// event channel after its last event.
+type Runner struct {
+	cfg runnerConfig
+	pid int
+
+	// closing is closed when Shutdown is first called; allDone when, after
+	// that, the last live job has retired.
+	closing chan struct{}
+	allDone chan struct{}
+	workers sync.WaitGroup // job goroutines and the progress loop
+
+	mu           sync.Mutex // guards the fields below
+	closed       bool
+	live         map[uuid.UUID]*job
+	history      ring.Queue[*job]
+	historyIndex map[uuid.UUID]*job
+	finished     [len(stateNames)]int // finished jobs by final state, over the Runner's life
+	nextWorkerID int64
+	loopStop     chan struct{} // non-nil while the progress loop runs
+	events       *Subscription // behind Events, made on first use
+
+	// publishMu orders all events: a sequence number is taken and the
+	// event queued for every subscriber under it, so every subscriber sees
+	// the same order and a lagged range is exact.
+	publishMu sync.Mutex
+	seq       uint64
+	subs      []*Subscription
+
+	lossless  atomic.Int32 // number of lossless subscriptions
+	admission admission
+}
+
+// NewRunner returns a Runner configured by opts. It returns an error
+// wrapping ErrInvalidOption when an option is out of range.
+func NewRunner(opts ...Option) (*Runner, error) {
+	cfg, err := newRunnerConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Runner{
+		cfg:          cfg,
+		pid:          os.Getpid(),
+		closing:      make(chan struct{}),
+		allDone:      make(chan struct{}),
+		live:         make(map[uuid.UUID]*job),
+		historyIndex: make(map[uuid.UUID]*job),
+	}, nil
+}
+
+// Start starts work in a new goroutine under the given name and returns at
+// once with its handle; it does not wait for the job.
+//
+// The job's context carries ctx's values but not its cancellation or
+// deadline: a job outlives the request that started it. Cancel it through
+// the handle, or by shutting the Runner down. ctx bounds only Start itself,
+// which waits while a Lossless subscriber's backlog is full.
+//
+// Start returns ErrNilJob, an error wrapping ErrInvalidName or
+// ErrInvalidOption for bad arguments, ErrRunnerClosed after Shutdown, and
+// ctx's cause if ctx ends first.
+func (r *Runner) Start(ctx context.Context, name string, work Job, opts ...JobOption) (*Handle, error) {
+	if work == nil {
+		return nil, ErrNilJob
+	}
+	if f, ok := work.(JobFunc); ok && f == nil {
+		return nil, ErrNilJob
+	}
+	if err := validName(name); err != nil {
+		return nil, err
+	}
+	cfg, err := newJobConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if ctx.Err() != nil {
+		return nil, context.Cause(ctx)
+	}
+	if err := r.admit(ctx); err != nil {
+		return nil, err
+	}
+	id, err := uuid.NewRandom()
+	if err != nil {
+		return nil, fmt.Errorf("bgjob: making a job id: %w", err)
+	}
+	jobCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	j := &job{
+		r:          r,
+		id:         id,
+		name:       name,
+		fn:         work,
+		lockThread: cfg.lockThread,
+		cancel:     cancel,
+		done:       make(chan struct{}),
+		state:      StateQueued,
+	}
+
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		cancel(nil)
+		return nil, ErrRunnerClosed
+	}
+	r.nextWorkerID++
+	j.workerID = r.nextWorkerID
+	r.live[id] = j
+	r.workers.Add(1)
+	r.startProgressLoopLocked()
+	r.mu.Unlock()
+
+	j.publishMu.Lock()
+	j.mu.Lock()
+	ev := j.eventLocked(EventInfo, time.Now())
+	j.mu.Unlock()
+	r.publish(ev)
+	j.publishMu.Unlock()
+
+	go j.run(jobCtx)
+	return &Handle{j: j}, nil
+}
+
+// validName reports why name cannot name a job, if it cannot.
+func validName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: empty", ErrInvalidName)
+	case len(name) > MaxNameLen:
+		return fmt.Errorf("%w: %d bytes, more than %d", ErrInvalidName, len(name), MaxNameLen)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("%w: not valid UTF-8", ErrInvalidName)
+	}
+	for _, c := range name {
+		if unicode.IsControl(c) {
+			return fmt.Errorf("%w: control character %U", ErrInvalidName, c)
+		}
+	}
+	return nil
+}
+
+// Events returns the channel of the Runner's default subscription, made on
+// the first call with the options given to WithEvents (by default: lagging,
+// DefaultBuffer, DefaultBacklog). Events published before the first call are
+// not delivered to it, and a program that never calls Events pays nothing
+// for it. Every call returns the same channel. The Runner closes it after
+// Shutdown, once every job has ended and its last event has been received;
+// called for the first time after Shutdown, Events returns a closed channel.
+func (r *Runner) Events() <-chan Event {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.events == nil {
+		cfg, _ := newSubscriptionConfig(r.cfg.events) // checked by NewRunner
+		r.events = newSubscription(r, cfg)
+		if r.closed {
+			r.events.sink.Finish()
+		} else {
+			r.addSubscriptionLocked(r.events)
+		}
+	}
+	return r.events.Events()
+}
+
+// Subscribe adds a subscriber that receives every event published from
+// now on (see Subscription). It returns an error wrapping ErrInvalidOption
+// for a bad option and ErrRunnerClosed after Shutdown.
+func (r *Runner) Subscribe(opts ...SubscribeOption) (*Subscription, error) {
+	cfg, err := newSubscriptionConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, ErrRunnerClosed
+	}
+	s := newSubscription(r, cfg)
+	r.addSubscriptionLocked(s)
+	return s, nil
+}
+
+func (r *Runner) addSubscriptionLocked(s *Subscription) {
+	r.publishMu.Lock()
+	r.subs = append(r.subs, s)
+	r.publishMu.Unlock()
+	if s.policy == Lossless {
+		r.lossless.Add(1)
+	}
+}
+
+func (r *Runner) unsubscribe(s *Subscription) {
+	r.publishMu.Lock()
+	defer r.publishMu.Unlock()
+	i := slices.Index(r.subs, s)
+	if i < 0 {
+		return
+	}
+	r.subs = slices.Delete(r.subs, i, i+1)
+	if s.policy == Lossless {
+		r.lossless.Add(-1)
+		r.admission.signal() // a Start waiting on s can go on
+	}
+}
+
+// publish gives ev its sequence number and queues it for every subscriber.
+// It never waits for a reader.
+func (r *Runner) publish(ev Event) {
+	r.publishMu.Lock()
+	defer r.publishMu.Unlock()
+	r.seq++
+	ev.Seq = r.seq
+	for _, s := range r.subs {
+		if ev.Type == EventProgress {
+			s.sink.PushLatest(ev.JobID, ev.Seq, ev)
+		} else {
+			s.sink.Push(ev.Seq, ev)
+		}
+	}
+}
+
+// admit waits while a lossless subscription's backlog is full.
+func (r *Runner) admit(ctx context.Context) error {
+	if r.lossless.Load() == 0 {
+		return nil
+	}
+	for {
+		// Take the wake-up channel before looking, so that space made
+		// between the look and the wait is not missed.
+		wake := r.admission.wait()
+		if !r.losslessFull() {
+			return nil
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-r.closing:
+			return ErrRunnerClosed
+		}
+	}
+}
+
+func (r *Runner) losslessFull() bool {
+	r.publishMu.Lock()
+	defer r.publishMu.Unlock()
+	for _, s := range r.subs {
+		if s.policy == Lossless && s.sink.Full() {
+			return true
+		}
+	}
+	return false
+}
+
+// admission wakes the Starts waiting for a lossless subscriber.
+type admission struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (a *admission) wait() <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ch == nil {
+		a.ch = make(chan struct{})
+	}
+	return a.ch
+}
+
+func (a *admission) signal() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ch != nil {
+		close(a.ch)
+		a.ch = nil
+	}
+}
+
+// startProgressLoopLocked starts the progress loop unless it runs.
+func (r *Runner) startProgressLoopLocked() {
+	if r.loopStop != nil {
+		return
+	}
+	r.loopStop = make(chan struct{})
+	r.workers.Add(1)
+	go r.progressLoop(r.loopStop)
+}
+
+// progressLoop publishes the progress of live jobs at every interval. It
+// ends at the first tick that finds no live job, or when stop is closed at
+// shutdown, so a Runner with nothing to do has no goroutine.
+func (r *Runner) progressLoop(stop <-chan struct{}) {
+	defer r.workers.Done()
+	t := time.NewTicker(r.cfg.progressInterval)
+	defer t.Stop()
+	var batch []*job
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		r.mu.Lock()
+		if len(r.live) == 0 {
+			r.loopStop = nil
+			r.mu.Unlock()
+			return
+		}
+		for _, j := range r.live {
+			batch = append(batch, j)
+		}
+		r.mu.Unlock()
+		for _, j := range batch {
+			j.flushProgress()
+		}
+		clear(batch) // drop the references so finished jobs can be freed
+		batch = batch[:0]
+	}
+}
+
+// retire moves a job whose goroutine is ending from the live set to the
+// history.
+func (r *Runner) retire(j *job) {
+	j.mu.Lock()
+	state := j.state
+	j.mu.Unlock()
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.live, j.id)
+	r.finished[state]++
+	if r.cfg.historyLimit > 0 {
+		r.history.Push(j)
+		r.historyIndex[j.id] = j
+		if r.history.Len() > r.cfg.historyLimit {
+			old, _ := r.history.Pop()
+			delete(r.historyIndex, old.id)
+		}
+	}
+	if r.closed && len(r.live) == 0 {
+		r.finalizeLocked()
+	}
+}
+
+// finalizeLocked runs once, when the Runner is closed and no job is live:
+// it stops the progress loop and lets every subscription close its channel
+// after its last event.
+func (r *Runner) finalizeLocked() {
+	close(r.allDone)
+	if r.loopStop != nil {
+		close(r.loopStop)
+		r.loopStop = nil
+	}
+	r.publishMu.Lock()
+	defer r.publishMu.Unlock()
+	for _, s := range r.subs {
+		s.sink.Finish()
+	}
+	r.subs = nil
+	r.lossless.Store(0)
+}
+
+// Shutdown stops the Runner: Start fails with ErrRunnerClosed from now on,
+// and Shutdown waits for the running jobs to end. If ctx ends first,
+// Shutdown cancels the jobs still running, with ErrShutdown as their
+// context's cause, and returns a *ShutdownError naming them (it unwraps to
+// ctx's error); those jobs then end on their own time and report it through
+// events as usual.
+//
+// Every event channel is closed after its last event, once all jobs have
+// ended. Shutdown may be called more than once, each call waiting as the
+// first does; the Runner cannot be started again.
+func (r *Runner) Shutdown(ctx context.Context) error {
+	r.mu.Lock()
+	if !r.closed {
+		r.closed = true
+		close(r.closing)
+		if len(r.live) == 0 {
+			r.finalizeLocked()
+		}
+	}
+	r.mu.Unlock()
+
+	select {
+	case <-r.allDone:
+		r.workers.Wait()
+		return nil
+	case <-ctx.Done():
+	}
+
+	r.mu.Lock()
+	jobs := r.liveJobsLocked()
+	r.mu.Unlock()
+	stuck := make([]JobStatus, 0, len(jobs))
+	for _, j := range jobs {
+		_ = j.requestCancel(ErrShutdown) // ErrJobDone: it ended meanwhile
+		if st := j.status(); st.Alive || !st.State.Terminal() {
+			stuck = append(stuck, st)
+		}
+	}
+	select {
+	case <-r.allDone:
+		r.workers.Wait()
+		return nil
+	default:
+	}
+	return &ShutdownError{Err: ctx.Err(), Jobs: stuck}
+}
+
+// liveJobsLocked returns the live jobs, oldest first.
+func (r *Runner) liveJobsLocked() []*job {
+	jobs := make([]*job, 0, len(r.live))
+	for _, j := range r.live {
+		jobs = append(jobs, j)
+	}
+	slices.SortFunc(jobs, func(a, b *job) int { return int(a.workerID - b.workerID) })
+	return jobs
+}
+
+// GetStatus returns a snapshot of the Runner and its jobs: the live ones,
+// then the finished ones it remembers (see WithHistoryLimit).
+func (r *Runner) GetStatus() RunnerStatus {
+	r.mu.Lock()
+	jobs := r.liveJobsLocked()
+	for i := range r.history.Len() {
+		jobs = append(jobs, *r.history.At(r.history.Head() + uint64(i)))
+	}
+	nLive := len(r.live)
+	finished := r.finished
+	closed := r.closed
+	r.mu.Unlock()
+
+	st := RunnerStatus{
+		ProcessID: r.pid,
+		Counts:    make(map[State]int),
+		Jobs:      make([]JobStatus, len(jobs)),
+		Closed:    closed,
+	}
+	now := time.Now()
+	for i, j := range jobs {
+		j.mu.Lock()
+		st.Jobs[i] = j.statusLocked(now)
+		j.mu.Unlock()
+		if i < nLive {
+			// Finished jobs are counted from finished below, each once.
+			st.Counts[st.Jobs[i].State]++
+			st.AnyRunning = st.AnyRunning || st.Jobs[i].Running()
+		}
+	}
+	for s, n := range finished {
+		if n > 0 {
+			st.Counts[State(s)] += n
+		}
+	}
+	return st
+}
+
+// JobStatus returns the status of the job with the given id, live or among
+// the finished jobs the Runner remembers, or ErrUnknownJob.
+func (r *Runner) JobStatus(id uuid.UUID) (JobStatus, error) {
+	r.mu.Lock()
+	j, ok := r.live[id]
+	if !ok {
+		j, ok = r.historyIndex[id]
+	}
+	r.mu.Unlock()
+	if !ok {
+		return JobStatus{}, ErrUnknownJob
+	}
+	return j.status(), nil
+}
