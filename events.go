@@ -76,8 +76,12 @@ func (t *EventType) UnmarshalText(b []byte) error {
 // Fields that do not apply to the event's type are zero.
 type Event struct {
 	Type EventType
-	// Seq grows by one with every event the Runner publishes. Each
-	// subscriber receives events in Seq order. A lagged event has Seq 0.
+	// Seq numbers the events the Runner publishes, in the order it
+	// publishes them. Each subscriber receives events in increasing Seq
+	// order. Numbers may be skipped: a progress event that replaced an
+	// older one its reader had not received yet (see
+	// SubscriptionStats.Coalesced) is delivered under the older one's
+	// number, and its own is never seen. A lagged event has Seq 0.
 	Seq  uint64
 	Time time.Time
 

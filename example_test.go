@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/bgjob/bgjob"
@@ -59,7 +60,7 @@ func ExampleRunner_Events() {
 	}()
 
 	for ev := range events {
-		fmt.Println(ev.Seq, ev.Type, ev.Message)
+		fmt.Println(strings.TrimSpace(fmt.Sprint(ev.Seq, " ", ev.Type, " ", ev.Message)))
 	}
 	// Output:
 	// 1 info

@@ -38,6 +38,10 @@ type Config[T any] struct {
 	// Lagged builds the notice delivered in place of the values dropped
 	// with sequence numbers first to last (Lagging only).
 	Lagged func(first, last uint64) T
+	// Renumber returns v with sequence number seq. A value that replaces
+	// another one takes over its sequence number, so that the channel
+	// delivers sequence numbers in increasing order.
+	Renumber func(v T, seq uint64) T
 	// OnSpace, if set, is called (without locks held) when a Lossless
 	// Sink's backlog falls below its bound.
 	OnSpace func()
@@ -65,6 +69,7 @@ type entry[K comparable, T any] struct {
 	kind     kind
 	counted  bool // counts against the backlog bound
 	key      K
+	seq      uint64 // of the first value pushed into a kindLatest entry
 	v        T
 	lagFirst uint64
 	lagLast  uint64
@@ -131,7 +136,8 @@ func (s *Sink[K, T]) PushLatest(key K, seq uint64, v T) {
 	}
 	if pos, ok := s.latest[key]; ok && pos >= s.lastLag {
 		// A value after the newest lag notice can be replaced without
-		// changing what that notice says was lost.
+		// changing what that notice says was lost. It is delivered under
+		// the sequence number of the value it replaces (see Renumber).
 		s.q.At(pos).v = v
 		s.stats.Coalesced++
 		return
@@ -146,7 +152,7 @@ func (s *Sink[K, T]) PushLatest(key K, seq uint64, v T) {
 		s.dropLocked(seq)
 		return
 	}
-	s.latest[key] = s.appendLocked(entry[K, T]{kind: kindLatest, counted: counted, key: key, v: v})
+	s.latest[key] = s.appendLocked(entry[K, T]{kind: kindLatest, counted: counted, key: key, seq: seq, v: v})
 }
 
 // Full reports whether the backlog has reached its bound.
@@ -276,8 +282,11 @@ func (s *Sink[K, T]) pump() {
 		}
 		space := wasFull && s.backlog < s.cfg.Backlog && s.cfg.Policy == Lossless
 		v := e.v
-		if e.kind == kindLag {
+		switch e.kind {
+		case kindLag:
 			v = s.cfg.Lagged(e.lagFirst, e.lagLast)
+		case kindLatest:
+			v = s.cfg.Renumber(v, e.seq)
 		}
 		s.inflight = true
 		s.mu.Unlock()

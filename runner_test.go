@@ -1,0 +1,660 @@
+package bgjob_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bgjob/bgjob"
+)
+
+// newRunner returns a Runner that the test shuts down when it ends.
+func newRunner(t *testing.T, opts ...bgjob.Option) *bgjob.Runner {
+	t.Helper()
+	r, err := bgjob.NewRunner(opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		assert.NoError(t, r.Shutdown(ctx))
+	})
+	return r
+}
+
+// start starts fn and fails the test if Start fails.
+func start(t *testing.T, r *bgjob.Runner, name string, fn bgjob.JobFunc, opts ...bgjob.JobOption) *bgjob.Handle {
+	t.Helper()
+	h, err := r.Start(context.Background(), name, fn, opts...)
+	require.NoError(t, err)
+	return h
+}
+
+func succeed(context.Context, *bgjob.Progress) error { return nil }
+
+// waitJob waits for h and returns its error.
+func waitJob(t *testing.T, h *bgjob.Handle) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	select {
+	case <-h.Done():
+	case <-ctx.Done():
+		t.Fatalf("job %s did not end", h.Name())
+	}
+	return h.Wait(ctx)
+}
+
+// collect reads ch until it is closed.
+func collect(ch <-chan bgjob.Event) []bgjob.Event {
+	var evs []bgjob.Event
+	for ev := range ch {
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+// checkLifecycles checks that evs hold, for each of wantJobs jobs, exactly
+// info, worker_started, any progress, complete, worker_stopped, in that
+// order, and that sequence numbers grow. It returns the events by job.
+func checkLifecycles(t *testing.T, evs []bgjob.Event, wantJobs int) map[uuid.UUID][]bgjob.Event {
+	t.Helper()
+	byJob := make(map[uuid.UUID][]bgjob.Event)
+	var lastSeq uint64
+	for _, ev := range evs {
+		require.NotEqual(t, bgjob.EventLagged, ev.Type, "unexpected lag: %+v", ev)
+		require.Greater(t, ev.Seq, lastSeq, "sequence numbers must grow")
+		lastSeq = ev.Seq
+		byJob[ev.JobID] = append(byJob[ev.JobID], ev)
+	}
+	require.Len(t, byJob, wantJobs)
+	for id, jevs := range byJob {
+		types := make([]string, len(jevs))
+		for i, ev := range jevs {
+			types[i] = ev.Type.String()
+		}
+		seq := strings.Join(types, " ")
+		n := len(jevs)
+		require.GreaterOrEqual(t, n, 4, "job %s: %s", id, seq)
+		require.Equal(t, bgjob.EventInfo, jevs[0].Type, "job %s: %s", id, seq)
+		require.Equal(t, bgjob.EventWorkerStarted, jevs[1].Type, "job %s: %s", id, seq)
+		for _, ev := range jevs[2 : n-2] {
+			require.Equal(t, bgjob.EventProgress, ev.Type, "job %s: %s", id, seq)
+		}
+		require.Equal(t, bgjob.EventComplete, jevs[n-2].Type, "job %s: %s", id, seq)
+		require.Equal(t, bgjob.EventWorkerStopped, jevs[n-1].Type, "job %s: %s", id, seq)
+	}
+	return byJob
+}
+
+func TestLifecycleOfOneJob(t *testing.T) {
+	r := newRunner(t)
+	events := r.Events()
+	h := start(t, r, "resnet-finetune", func(ctx context.Context, p *bgjob.Progress) error {
+		p.SetTotal(4)
+		for range 4 {
+			p.Add(1)
+		}
+		p.SetMessage("done")
+		return nil
+	})
+	require.NoError(t, waitJob(t, h))
+	require.NoError(t, r.Shutdown(context.Background()))
+	evs := collect(events)
+	jevs := checkLifecycles(t, evs, 1)[h.ID()]
+
+	info, started, complete, stopped := jevs[0], jevs[1], jevs[len(jevs)-2], jevs[len(jevs)-1]
+	for _, ev := range jevs {
+		assert.Equal(t, h.ID(), ev.JobID)
+		assert.Equal(t, "resnet-finetune", ev.JobName)
+		assert.Equal(t, "resnet-finetune", ev.WorkerName)
+		assert.Equal(t, info.WorkerID, ev.WorkerID)
+		assert.NotZero(t, ev.WorkerID)
+		assert.Equal(t, h.Status().ProcessID, ev.ProcessID)
+		assert.False(t, ev.Time.IsZero())
+	}
+	assert.False(t, info.Alive, "info comes before the worker starts")
+	assert.Equal(t, bgjob.StateQueued, info.State)
+	assert.True(t, started.Alive)
+	assert.Equal(t, bgjob.StateRunning, started.State)
+	assert.False(t, started.StartTime.IsZero())
+
+	last := jevs[len(jevs)-3]
+	require.Equal(t, bgjob.EventProgress, last.Type, "the last progress precedes complete")
+	assert.Equal(t, int64(4), last.Step)
+	assert.Equal(t, 100.0, last.Percent)
+	assert.Equal(t, "done", last.Message)
+
+	assert.True(t, complete.Success())
+	assert.Equal(t, bgjob.StateSucceeded, complete.State)
+	assert.NoError(t, complete.Err)
+	assert.Equal(t, int64(4), complete.Step)
+	assert.False(t, stopped.Alive)
+	assert.Equal(t, complete.Duration, stopped.Duration)
+
+	st := h.Status()
+	assert.Equal(t, bgjob.StateSucceeded, st.State)
+	assert.True(t, st.HasWorker)
+	assert.False(t, st.Alive)
+	assert.Equal(t, complete.Duration, st.Duration)
+	assert.Equal(t, st.EndTime.Sub(st.StartTime), st.Duration)
+}
+
+func TestOutcomes(t *testing.T) {
+	errBoom := errors.New("boom")
+	tests := []struct {
+		name      string
+		give      bgjob.JobFunc
+		wantState bgjob.State
+		wantErr   error
+	}{
+		{name: "success", give: succeed, wantState: bgjob.StateSucceeded},
+		{
+			name:      "error",
+			give:      func(context.Context, *bgjob.Progress) error { return errBoom },
+			wantState: bgjob.StateFailed,
+			wantErr:   errBoom,
+		},
+		{
+			name:      "panic with an error",
+			give:      func(context.Context, *bgjob.Progress) error { panic(errBoom) },
+			wantState: bgjob.StateFailed,
+			wantErr:   errBoom, // PanicError unwraps to the value
+		},
+		{
+			name: "goexit",
+			give: func(context.Context, *bgjob.Progress) error {
+				runtime.Goexit()
+				return nil
+			},
+			wantState: bgjob.StateFailed,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRunner(t)
+			events := r.Events()
+			h := start(t, r, tt.name, tt.give)
+			err := waitJob(t, h)
+			require.NoError(t, r.Shutdown(context.Background()))
+
+			st := h.Status()
+			assert.Equal(t, tt.wantState, st.State)
+			if tt.wantErr != nil {
+				assert.ErrorIs(t, err, tt.wantErr)
+				assert.ErrorIs(t, st.Err, tt.wantErr)
+			}
+			if tt.wantState == bgjob.StateSucceeded {
+				assert.NoError(t, err)
+			} else {
+				assert.Error(t, err)
+			}
+			evs := checkLifecycles(t, collect(events), 1)[h.ID()]
+			complete := evs[len(evs)-2]
+			assert.Equal(t, tt.wantState, complete.State)
+			assert.Equal(t, st.Err, complete.Err)
+		})
+	}
+}
+
+func TestPanicKeepsValueAndStackAndRunnerGoesOn(t *testing.T) {
+	r := newRunner(t)
+	h := start(t, r, "panics", func(context.Context, *bgjob.Progress) error {
+		explode()
+		return nil
+	})
+	err := waitJob(t, h)
+	var pe *bgjob.PanicError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "kaboom", pe.Value)
+	assert.Contains(t, string(pe.Stack), "explode", "the stack is the panicking goroutine's")
+	assert.Contains(t, h.Status().Stack, "explode")
+	assert.Contains(t, err.Error(), "kaboom")
+
+	// The Runner is unharmed.
+	h2 := start(t, r, "after", succeed)
+	assert.NoError(t, waitJob(t, h2))
+}
+
+func explode() { panic("kaboom") }
+
+func TestCancelWithCause(t *testing.T) {
+	r := newRunner(t)
+	events := r.Events()
+	errReason := errors.New("user pressed stop")
+	running := make(chan struct{})
+	var seenCause error
+	h := start(t, r, "cancel-me", func(ctx context.Context, p *bgjob.Progress) error {
+		close(running)
+		<-ctx.Done()
+		seenCause = context.Cause(ctx)
+		return ctx.Err()
+	})
+	<-running
+	require.NoError(t, h.Cancel(errReason))
+	require.NoError(t, h.Cancel(errors.New("second reason")), "cancel twice is a no-op")
+	err := waitJob(t, h)
+	assert.ErrorIs(t, err, errReason)
+	assert.Equal(t, errReason, seenCause, "the job sees the cause")
+	assert.Equal(t, bgjob.StateCanceled, h.Status().State)
+	assert.ErrorIs(t, h.Cancel(errReason), bgjob.ErrJobDone)
+
+	require.NoError(t, r.Shutdown(context.Background()))
+	evs := checkLifecycles(t, collect(events), 1)[h.ID()]
+	complete := evs[len(evs)-2]
+	assert.Equal(t, bgjob.StateCanceled, complete.State)
+	assert.ErrorIs(t, complete.Err, errReason)
+	assert.False(t, complete.Success())
+}
+
+func TestCancelOutcomes(t *testing.T) {
+	errOwn := errors.New("stopped early")
+	tests := []struct {
+		name      string
+		giveCause error
+		giveRet   func(ctx context.Context) error
+		wantState bgjob.State
+		wantIs    []error
+	}{
+		{"nil cause", nil, func(ctx context.Context) error { return ctx.Err() }, bgjob.StateCanceled, []error{bgjob.ErrCanceled}},
+		{"job's own error kept", errOwn, func(context.Context) error { return errors.New("flush failed") }, bgjob.StateCanceled, []error{errOwn}},
+		{"returned nil after cancel", errOwn, func(context.Context) error { return nil }, bgjob.StateSucceeded, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRunner(t)
+			running := make(chan struct{})
+			h := start(t, r, "job", func(ctx context.Context, p *bgjob.Progress) error {
+				close(running)
+				<-ctx.Done()
+				return tt.giveRet(ctx)
+			})
+			<-running
+			require.NoError(t, h.Cancel(tt.giveCause))
+			err := waitJob(t, h)
+			assert.Equal(t, tt.wantState, h.Status().State)
+			for _, want := range tt.wantIs {
+				assert.ErrorIs(t, err, want)
+			}
+		})
+	}
+}
+
+func TestJobContextOutlivesStartContext(t *testing.T) {
+	r := newRunner(t)
+	type key struct{}
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "trace-42"))
+	got := make(chan any, 1)
+	release := make(chan struct{})
+	h, err := r.Start(ctx, "detached", bgjob.JobFunc(func(jctx context.Context, p *bgjob.Progress) error {
+		<-release
+		got <- jctx.Value(key{})
+		return jctx.Err()
+	}))
+	require.NoError(t, err)
+	cancel() // the request that started the job is over
+	close(release)
+	require.NoError(t, waitJob(t, h))
+	assert.Equal(t, "trace-42", <-got)
+}
+
+func TestManyJobsAtOnce(t *testing.T) {
+	const n = 2000
+	r := newRunner(t)
+	sub, err := r.Subscribe(bgjob.WithPolicy(bgjob.Lossless))
+	require.NoError(t, err)
+	release := make(chan struct{})
+	var started sync.WaitGroup
+	started.Add(n)
+	handles := make([]*bgjob.Handle, n)
+	for i := range n {
+		handles[i] = start(t, r, fmt.Sprintf("job-%d", i), func(ctx context.Context, p *bgjob.Progress) error {
+			p.SetTotal(10)
+			started.Done()
+			<-release
+			p.SetStep(10)
+			if i%7 == 0 {
+				return errors.New("unlucky")
+			}
+			return nil
+		})
+	}
+	started.Wait()
+	st := r.GetStatus()
+	assert.True(t, st.AnyRunning)
+	assert.Equal(t, n, st.Counts[bgjob.StateRunning])
+	assert.Len(t, st.Jobs, n)
+	ids := make(map[int64]bool)
+	for _, js := range st.Jobs {
+		assert.True(t, js.Alive)
+		assert.False(t, ids[js.WorkerID], "worker ids are unique")
+		ids[js.WorkerID] = true
+	}
+
+	close(release)
+	var wg sync.WaitGroup
+	var evs []bgjob.Event
+	wg.Go(func() { evs = collect(sub.Events()) })
+	for _, h := range handles {
+		waitJob(t, h)
+	}
+	require.NoError(t, r.Shutdown(context.Background()))
+	wg.Wait()
+	checkLifecycles(t, evs, n)
+
+	st = r.GetStatus()
+	assert.False(t, st.AnyRunning)
+	assert.Equal(t, n/7+1, st.Counts[bgjob.StateFailed])
+	assert.Equal(t, n-(n/7+1), st.Counts[bgjob.StateSucceeded])
+	assert.True(t, st.Closed)
+}
+
+func TestShutdownWaitsForRunningJobs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, err := bgjob.NewRunner()
+		require.NoError(t, err)
+		events := r.Events()
+		h, err := r.Start(t.Context(), "slow", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+			time.Sleep(5 * time.Second)
+			return nil
+		}))
+		require.NoError(t, err)
+		begin := time.Now()
+		require.NoError(t, r.Shutdown(context.Background()))
+		assert.Equal(t, 5*time.Second, time.Since(begin))
+		assert.Equal(t, bgjob.StateSucceeded, h.Status().State)
+		checkLifecycles(t, collect(events), 1)
+
+		_, err = r.Start(t.Context(), "late", bgjob.JobFunc(succeed))
+		assert.ErrorIs(t, err, bgjob.ErrRunnerClosed)
+		require.NoError(t, r.Shutdown(context.Background()), "Shutdown twice")
+	})
+}
+
+func TestShutdownDeadlineCancelsJobsInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, err := bgjob.NewRunner()
+		require.NoError(t, err)
+		events := r.Events()
+		// One job honours cancellation after a second of cleanup, one
+		// finishes on its own before the deadline.
+		stubborn, err := r.Start(t.Context(), "stubborn", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+			<-ctx.Done()
+			time.Sleep(time.Second)
+			return ctx.Err()
+		}))
+		require.NoError(t, err)
+		quick, err := r.Start(t.Context(), "quick", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+			time.Sleep(time.Second)
+			return nil
+		}))
+		require.NoError(t, err)
+
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		err = r.Shutdown(ctx)
+		var se *bgjob.ShutdownError
+		require.ErrorAs(t, err, &se)
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		require.Len(t, se.Jobs, 1)
+		assert.Equal(t, stubborn.ID(), se.Jobs[0].ID)
+		assert.Contains(t, err.Error(), "stubborn")
+		assert.Equal(t, bgjob.StateSucceeded, quick.Status().State)
+
+		// The channel still delivers the stubborn job's end, then closes.
+		evs := checkLifecycles(t, collect(events), 2)
+		jevs := evs[stubborn.ID()]
+		complete := jevs[len(jevs)-2]
+		assert.Equal(t, bgjob.StateCanceled, complete.State)
+		assert.ErrorIs(t, complete.Err, bgjob.ErrShutdown)
+
+		// A second Shutdown now finds everything stopped.
+		require.NoError(t, r.Shutdown(context.Background()))
+		_, err = r.Subscribe()
+		assert.ErrorIs(t, err, bgjob.ErrRunnerClosed)
+		// The handle still answers after shutdown.
+		assert.Equal(t, bgjob.StateCanceled, stubborn.Status().State)
+		assert.ErrorIs(t, stubborn.Cancel(nil), bgjob.ErrJobDone)
+		assert.ErrorIs(t, stubborn.Wait(context.Background()), bgjob.ErrShutdown)
+	})
+}
+
+func TestEventsAfterShutdownIsClosed(t *testing.T) {
+	r, err := bgjob.NewRunner()
+	require.NoError(t, err)
+	require.NoError(t, r.Shutdown(context.Background()))
+	_, open := <-r.Events()
+	assert.False(t, open)
+}
+
+func TestDurationAndStatusWhileRunning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, err := bgjob.NewRunner()
+		require.NoError(t, err)
+		defer r.Shutdown(context.Background())
+		h, err := r.Start(t.Context(), "timed", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+			p.SetTotal(100)
+			for range 100 {
+				time.Sleep(100 * time.Millisecond)
+				p.Add(1)
+			}
+			return nil
+		}))
+		require.NoError(t, err)
+
+		time.Sleep(2*time.Second + 50*time.Millisecond)
+		st := h.Status()
+		assert.Equal(t, bgjob.StateRunning, st.State)
+		assert.Equal(t, int64(20), st.Step)
+		assert.Equal(t, 20.0, st.Percent)
+		assert.Equal(t, 2*time.Second+50*time.Millisecond, st.Duration)
+		assert.InDelta(t, 20/2.05, st.Rate, 1e-9, "steps per second over the run")
+		assert.Equal(t, time.Duration(float64(st.Duration)*0.8/0.2), st.ETA)
+
+		require.NoError(t, h.Wait(t.Context()))
+		st = h.Status()
+		assert.Equal(t, 10*time.Second, st.Duration)
+		assert.Equal(t, time.Duration(0), st.ETA)
+	})
+}
+
+func TestStatusNeverShowsRunningAfterComplete(t *testing.T) {
+	r := newRunner(t)
+	sub, err := r.Subscribe(bgjob.WithPolicy(bgjob.Lossless))
+	require.NoError(t, err)
+	const n = 200
+	for i := range n {
+		start(t, r, fmt.Sprint("j", i), func(ctx context.Context, p *bgjob.Progress) error {
+			p.SetPercent(50)
+			return nil
+		})
+	}
+	seen := 0
+	for ev := range sub.Events() {
+		switch ev.Type {
+		case bgjob.EventComplete:
+			st, err := r.JobStatus(ev.JobID)
+			require.NoError(t, err)
+			assert.True(t, st.State.Terminal(), "complete was published, status says %s", st.State)
+		case bgjob.EventWorkerStopped:
+			st, err := r.JobStatus(ev.JobID)
+			require.NoError(t, err)
+			assert.False(t, st.Alive)
+			if seen++; seen == n {
+				go r.Shutdown(context.Background())
+			}
+		}
+	}
+}
+
+func TestWorkerIdentity(t *testing.T) {
+	r := newRunner(t)
+	release := make(chan struct{})
+	running := make(chan struct{})
+	h := start(t, r, "labelled job", func(ctx context.Context, p *bgjob.Progress) error {
+		close(running)
+		<-release
+		return nil
+	})
+	<-running
+	defer func() {
+		close(release)
+		waitJob(t, h)
+	}()
+
+	// The worker goroutine carries the job's pprof labels, so a goroutine
+	// dump shows which job it runs.
+	var dump strings.Builder
+	require.NoError(t, pprof.Lookup("goroutine").WriteTo(&dump, 1))
+	assert.Contains(t, dump.String(), fmt.Sprintf("%q:%q", bgjob.LabelJobID, h.ID().String()))
+	assert.Contains(t, dump.String(), fmt.Sprintf("%q:%q", bgjob.LabelJobName, "labelled job"))
+
+	st := h.Status()
+	assert.True(t, st.Alive)
+	assert.NotZero(t, st.ProcessID)
+	assert.Equal(t, "labelled job", st.WorkerName)
+	assert.Zero(t, st.OSThreadID, "only LockOSThread reports the OS thread")
+}
+
+func TestLockOSThreadReportsThreadAndCPU(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("thread id and CPU time are reported on Linux")
+	}
+	r := newRunner(t)
+	events := r.Events()
+	h := start(t, r, "pinned", func(ctx context.Context, p *bgjob.Progress) error {
+		// Burn measurable CPU on the locked thread.
+		x := 1.0
+		for i := range 20_000_000 {
+			x = x*1.0000001 + float64(i&1)
+		}
+		p.SetMessage(fmt.Sprint(x > 0))
+		return nil
+	}, bgjob.LockOSThread())
+	require.NoError(t, waitJob(t, h))
+	st := h.Status()
+	assert.NotZero(t, st.OSThreadID)
+	assert.Positive(t, st.ThreadCPU)
+	require.NoError(t, r.Shutdown(context.Background()))
+	for _, ev := range collect(events) {
+		if ev.Type == bgjob.EventInfo {
+			assert.Zero(t, ev.OSThreadID, "info comes before the thread is known")
+			continue
+		}
+		assert.Equal(t, st.OSThreadID, ev.OSThreadID, "%s carries the thread id", ev.Type)
+		if ev.Type == bgjob.EventComplete {
+			assert.Equal(t, st.ThreadCPU, ev.ThreadCPU)
+		}
+	}
+}
+
+func TestHistoryIsBounded(t *testing.T) {
+	r := newRunner(t, bgjob.WithHistoryLimit(3))
+	var last *bgjob.Handle
+	var first *bgjob.Handle
+	for i := range 10 {
+		last = start(t, r, fmt.Sprint("run-", i), succeed)
+		if first == nil {
+			first = last
+		}
+		waitJob(t, last)
+	}
+	st := r.GetStatus()
+	require.Len(t, st.Jobs, 3)
+	assert.Equal(t, "run-7", st.Jobs[0].Name)
+	assert.Equal(t, "run-9", st.Jobs[2].Name)
+	assert.Equal(t, 10, st.Counts[bgjob.StateSucceeded], "counts cover the whole life")
+	_, err := r.JobStatus(first.ID())
+	assert.ErrorIs(t, err, bgjob.ErrUnknownJob)
+	js, err := r.JobStatus(last.ID())
+	require.NoError(t, err)
+	assert.Equal(t, "run-9", js.Name)
+	// The handle keeps its own job whatever the history holds.
+	assert.Equal(t, bgjob.StateSucceeded, first.Status().State)
+}
+
+func TestBadInput(t *testing.T) {
+	r := newRunner(t)
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		give    func() error
+		wantErr error
+	}{
+		{"nil job", func() error { _, err := r.Start(ctx, "x", nil); return err }, bgjob.ErrNilJob},
+		{"nil JobFunc", func() error { _, err := r.Start(ctx, "x", bgjob.JobFunc(nil)); return err }, bgjob.ErrNilJob},
+		{"empty name", func() error { _, err := r.Start(ctx, "", bgjob.JobFunc(succeed)); return err }, bgjob.ErrInvalidName},
+		{"long name", func() error {
+			_, err := r.Start(ctx, strings.Repeat("n", bgjob.MaxNameLen+1), bgjob.JobFunc(succeed))
+			return err
+		}, bgjob.ErrInvalidName},
+		{"invalid UTF-8 name", func() error { _, err := r.Start(ctx, "bad\xff", bgjob.JobFunc(succeed)); return err }, bgjob.ErrInvalidName},
+		{"control character in name", func() error { _, err := r.Start(ctx, "a\nb", bgjob.JobFunc(succeed)); return err }, bgjob.ErrInvalidName},
+		{"canceled start context", func() error {
+			cctx, cancel := context.WithCancel(ctx)
+			cancel()
+			_, err := r.Start(cctx, "x", bgjob.JobFunc(succeed))
+			return err
+		}, context.Canceled},
+		{"zero progress interval", func() error { _, err := bgjob.NewRunner(bgjob.WithProgressInterval(0)); return err }, bgjob.ErrInvalidOption},
+		{"negative history", func() error { _, err := bgjob.NewRunner(bgjob.WithHistoryLimit(-1)); return err }, bgjob.ErrInvalidOption},
+		{"negative buffer", func() error { _, err := r.Subscribe(bgjob.WithBuffer(-1)); return err }, bgjob.ErrInvalidOption},
+		{"zero backlog", func() error { _, err := r.Subscribe(bgjob.WithBacklog(0)); return err }, bgjob.ErrInvalidOption},
+		{"unknown policy", func() error { _, err := r.Subscribe(bgjob.WithPolicy(0)); return err }, bgjob.ErrInvalidOption},
+		{"bad default subscription", func() error {
+			_, err := bgjob.NewRunner(bgjob.WithEvents(bgjob.WithBacklog(-5)))
+			return err
+		}, bgjob.ErrInvalidOption},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.ErrorIs(t, tt.give(), tt.wantErr)
+		})
+	}
+	// Nothing above started a job.
+	assert.Empty(t, r.GetStatus().Jobs)
+
+	// A name of exactly the limit is fine.
+	h := start(t, r, strings.Repeat("n", bgjob.MaxNameLen), succeed)
+	assert.NoError(t, waitJob(t, h))
+}
+
+func TestUnknownJob(t *testing.T) {
+	r := newRunner(t)
+	_, err := r.JobStatus(uuid.New())
+	assert.ErrorIs(t, err, bgjob.ErrUnknownJob)
+}
+
+func TestWaitHonoursContext(t *testing.T) {
+	r := newRunner(t)
+	release := make(chan struct{})
+	running := make(chan struct{})
+	h := start(t, r, "long", func(ctx context.Context, p *bgjob.Progress) error {
+		close(running)
+		<-release
+		return nil
+	})
+	<-running
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.ErrorIs(t, h.Wait(ctx), context.Canceled)
+	assert.True(t, h.Status().Running())
+	close(release)
+	assert.NoError(t, waitJob(t, h))
+}
+
+func TestShutdownErrorFormat(t *testing.T) {
+	id := uuid.MustParse("6ba7b810-9dad-11d1-80b4-00c04fd430c8")
+	err := &bgjob.ShutdownError{Err: context.DeadlineExceeded, Jobs: []bgjob.JobStatus{{ID: id, Name: "train"}}}
+	assert.Equal(t, "bgjob: shutdown: context deadline exceeded; 1 job(s) still running: train (6ba7b810)", err.Error())
+}
