@@ -1,6 +1,7 @@
 package bgjob
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -111,6 +112,29 @@ type JobStatus struct {
 	Err error `json:"-"`
 	// Stack is the stack of the panicking goroutine when the job panicked.
 	Stack string `json:"traceback,omitempty"`
+}
+
+// MarshalJSON encodes the status with snake_case names; durations are in
+// seconds (duration_seconds, eta_seconds, thread_cpu_seconds) and the error
+// is its message.
+func (s JobStatus) MarshalJSON() ([]byte, error) {
+	type plain JobStatus // without this method, to encode the tagged fields
+	w := struct {
+		plain
+		DurationSeconds  float64 `json:"duration_seconds"`
+		ETASeconds       float64 `json:"eta_seconds,omitempty"`
+		ThreadCPUSeconds float64 `json:"thread_cpu_seconds,omitempty"`
+		Error            string  `json:"error,omitempty"`
+	}{
+		plain:            plain(s),
+		DurationSeconds:  s.Duration.Seconds(),
+		ETASeconds:       s.ETA.Seconds(),
+		ThreadCPUSeconds: s.ThreadCPU.Seconds(),
+	}
+	if s.Err != nil {
+		w.Error = s.Err.Error()
+	}
+	return json.Marshal(w)
 }
 
 // Running reports whether the job has a live worker and has not ended.
