@@ -1,0 +1,254 @@
+package delivery
+
+import (
+	"sync"
+	"testing"
+	"testing/synctest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// item is a test value: its sequence number and a label.
+type item struct {
+	seq   uint64
+	label string
+	lag   [2]uint64
+}
+
+func newSink(buffer, backlog int, p Policy) *Sink[string, item] {
+	return New[string](Config[item]{
+		Buffer:   buffer,
+		Backlog:  backlog,
+		Policy:   p,
+		Lagged:   func(first, last uint64) item { return item{label: "lag", lag: [2]uint64{first, last}} },
+		Renumber: func(v item, seq uint64) item { v.seq = seq; return v },
+	})
+}
+
+func drain(s *Sink[string, item]) []item {
+	var out []item
+	for v := range s.C() {
+		out = append(out, v)
+	}
+	return out
+}
+
+func TestFastPathUsesNoGoroutine(t *testing.T) {
+	s := newSink(4, 10, Lagging)
+	for i := uint64(1); i <= 4; i++ {
+		s.Push(i, item{seq: i})
+	}
+	s.mu.Lock()
+	assert.False(t, s.pumping, "values that fit in the channel go straight in")
+	s.mu.Unlock()
+	s.Finish()
+	assert.Len(t, drain(s), 4)
+	assert.Equal(t, uint64(4), s.Stats().Delivered)
+}
+
+func TestOrderIsKeptThroughTheQueue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSink(2, 1000, Lossless)
+		for i := uint64(1); i <= 500; i++ {
+			s.Push(i, item{seq: i})
+		}
+		synctest.Wait()
+		// Two in the channel, one in the pump's hands.
+		assert.Equal(t, 497, s.Stats().Pending)
+		s.Finish()
+		got := drain(s)
+		require.Len(t, got, 500)
+		for i, v := range got {
+			assert.Equal(t, uint64(i+1), v.seq)
+		}
+	})
+}
+
+func TestLatestReplacesInPlaceAndKeepsItsNumber(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSink(0, 100, Lossless) // unbuffered: everything waits
+		s.Push(1, item{seq: 1, label: "a-info"})
+		s.PushLatest("a", 2, item{seq: 2, label: "a-10%"})
+		s.Push(3, item{seq: 3, label: "b-info"})
+		s.PushLatest("a", 4, item{seq: 4, label: "a-20%"})
+		s.PushLatest("a", 5, item{seq: 5, label: "a-30%"})
+		s.Push(6, item{seq: 6, label: "a-complete"})
+		s.Finish()
+		got := drain(s)
+		require.Len(t, got, 4)
+		assert.Equal(t, []string{"a-info", "a-30%", "b-info", "a-complete"},
+			[]string{got[0].label, got[1].label, got[2].label, got[3].label})
+		assert.Equal(t, uint64(2), got[1].seq, "the replacement takes the replaced value's number")
+		st := s.Stats()
+		assert.Equal(t, uint64(2), st.Coalesced)
+		assert.Equal(t, uint64(4), st.Delivered)
+	})
+}
+
+func TestLatestAfterDeliveryIsQueuedAgain(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSink(0, 100, Lagging)
+		s.PushLatest("a", 1, item{seq: 1, label: "first"})
+		synctest.Wait()
+		v := <-s.C()
+		assert.Equal(t, "first", v.label)
+		s.PushLatest("a", 2, item{seq: 2, label: "second"})
+		s.Finish()
+		got := drain(s)
+		require.Len(t, got, 1)
+		assert.Equal(t, "second", got[0].label)
+	})
+}
+
+func TestLaggingDropsAndNamesTheRange(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSink(0, 3, Lagging)
+		for i := uint64(1); i <= 10; i++ {
+			s.Push(i, item{seq: i})
+		}
+		synctest.Wait()
+		st := s.Stats()
+		// 1..3 fill the backlog before the pump takes any; 4..10 are lost
+		// under one notice.
+		assert.Equal(t, uint64(7), st.Lost)
+		assert.Equal(t, uint64(1), st.Lags)
+		assert.LessOrEqual(t, st.MaxPending, 4)
+
+		// Once the reader catches up, new values flow again.
+		for range 3 {
+			<-s.C()
+		}
+		lag := <-s.C()
+		assert.Equal(t, "lag", lag.label)
+		assert.Equal(t, [2]uint64{4, 10}, lag.lag)
+		s.Push(11, item{seq: 11})
+		s.Finish()
+		got := drain(s)
+		require.Len(t, got, 1)
+		assert.Equal(t, uint64(11), got[0].seq)
+	})
+}
+
+func TestLaggingLatestIsNotReplacedAcrossALagNotice(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSink(0, 2, Lagging)
+		s.Push(1, item{seq: 1, label: "in flight"})
+		synctest.Wait()
+		s.PushLatest("a", 2, item{seq: 2, label: "a-old"})
+		s.Push(3, item{seq: 3, label: "fills"})
+		s.Push(4, item{seq: 4, label: "lost"}) // lag notice {4,4}
+		// A replacement now would carry seq 5 before the notice that
+		// names 4 as lost; 5 must be lost too instead.
+		s.PushLatest("a", 5, item{seq: 5, label: "a-new"})
+		s.Finish()
+		got := drain(s)
+		labels := make([]string, len(got))
+		for i, v := range got {
+			labels[i] = v.label
+		}
+		assert.Equal(t, []string{"in flight", "a-old", "fills", "lag"}, labels)
+		assert.Equal(t, [2]uint64{4, 5}, got[3].lag)
+	})
+}
+
+func TestLosslessFullAndOnSpace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		spaces := 0
+		s := New[string](Config[item]{
+			Buffer: 0, Backlog: 2, Policy: Lossless,
+			Renumber: func(v item, seq uint64) item { return v },
+			OnSpace:  func() { mu.Lock(); spaces++; mu.Unlock() },
+		})
+		assert.False(t, s.Full())
+		for i := uint64(1); i <= 5; i++ {
+			s.Push(i, item{seq: i}) // never dropped, even past the bound
+		}
+		synctest.Wait()
+		assert.True(t, s.Full())
+		// Latest values do not count against the bound.
+		s.PushLatest("a", 6, item{seq: 6})
+		s.PushLatest("b", 7, item{seq: 7})
+		assert.Equal(t, 6, s.Stats().Pending)
+		for range 4 {
+			<-s.C()
+		}
+		synctest.Wait()
+		assert.False(t, s.Full())
+		mu.Lock()
+		assert.Equal(t, 1, spaces, "signalled once, when the backlog fell below the bound")
+		mu.Unlock()
+		s.Finish()
+		assert.Len(t, drain(s), 3)
+		assert.Zero(t, s.Stats().Lost)
+	})
+}
+
+func TestCloseWakesABlockedPump(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSink(0, 10, Lagging)
+		for i := uint64(1); i <= 5; i++ {
+			s.Push(i, item{seq: i})
+		}
+		synctest.Wait() // the pump is blocked on the unread channel
+		s.Close()
+		s.Close()
+		_, open := <-s.C()
+		assert.False(t, open)
+		s.Push(6, item{seq: 6}) // after Close: ignored
+		assert.Zero(t, s.Stats().Pending)
+		assert.False(t, s.Full())
+	})
+}
+
+func TestFinishWithoutPumpClosesAtOnce(t *testing.T) {
+	s := newSink(1, 10, Lagging)
+	s.Finish()
+	_, open := <-s.C()
+	assert.False(t, open)
+	s.Close() // after Finish: harmless
+}
+
+func TestConcurrentProducers(t *testing.T) {
+	s := newSink(8, 1_000_000, Lossless)
+	var mu sync.Mutex
+	var seq uint64
+	var wg sync.WaitGroup
+	var got []item
+	done := make(chan struct{})
+	go func() {
+		got = drain(s)
+		close(done)
+	}()
+	for p := range 8 {
+		wg.Go(func() {
+			for i := range 2000 {
+				// Producers take numbers and push under one lock, as the
+				// Runner does.
+				mu.Lock()
+				seq++
+				if i%2 == 0 {
+					s.PushLatest(string(rune('a'+p)), seq, item{seq: seq})
+				} else {
+					s.Push(seq, item{seq: seq})
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	s.Finish()
+	<-done
+	var prev uint64
+	for _, v := range got {
+		require.Greater(t, v.seq, prev)
+		prev = v.seq
+	}
+	st := s.Stats()
+	assert.Equal(t, uint64(len(got)), st.Delivered)
+	assert.Equal(t, uint64(16000), st.Delivered+st.Coalesced)
+}
