@@ -1,6 +1,7 @@
 package bgjob
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -232,7 +233,7 @@ func (j *job) run(ctx context.Context) {
 	pprof.Do(ctx, pprof.Labels(LabelJobID, j.id.String(), LabelJobName, j.name), func(ctx context.Context) {
 		defer func() {
 			if v := recover(); v != nil {
-				panicErr = &PanicError{Value: v, Stack: debug.Stack()}
+				panicErr = &PanicError{Value: v, Stack: panicStack(debug.Stack())}
 			}
 		}()
 		err = j.fn.Run(ctx, &Progress{j: j})
@@ -312,6 +313,27 @@ func (j *job) stopped() {
 	j.cancel(nil) // release the context's resources
 	j.r.retire(j)
 	close(j.done)
+}
+
+// panicStack trims from a stack taken in a deferred recover the frames
+// above the panic (the recovering function and runtime.panic itself), so
+// that it starts where the job panicked.
+func panicStack(stack []byte) []byte {
+	header, rest, ok := bytes.Cut(stack, []byte("\n"))
+	if !ok {
+		return stack
+	}
+	_, after, ok := bytes.Cut(rest, []byte("\npanic("))
+	if !ok {
+		return stack
+	}
+	// Skip the panic frame's function line and its file line.
+	for range 2 {
+		if _, after, ok = bytes.Cut(after, []byte("\n")); !ok {
+			return stack
+		}
+	}
+	return append(append(header, '\n'), after...)
 }
 
 // outcome classifies how a job ended.

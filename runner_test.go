@@ -218,6 +218,10 @@ func TestPanicKeepsValueAndStackAndRunnerGoesOn(t *testing.T) {
 	require.ErrorAs(t, err, &pe)
 	assert.Equal(t, "kaboom", pe.Value)
 	assert.Contains(t, string(pe.Stack), "explode", "the stack is the panicking goroutine's")
+	assert.True(t, strings.HasPrefix(string(pe.Stack), "goroutine "), "the stack keeps its header")
+	assert.NotContains(t, string(pe.Stack), "runtime/debug.Stack", "the stack starts at the panic")
+	frames := strings.SplitN(string(pe.Stack), "\n", 3)
+	assert.Contains(t, frames[1], "explode", "the first frame is the panicking function")
 	assert.Contains(t, h.Status().Stack, "explode")
 	assert.Contains(t, err.Error(), "kaboom")
 

@@ -1,0 +1,235 @@
+// Command bgjob-demo trains small neural networks in the background with
+// bgjob while the foreground prints the event stream and polls the status.
+//
+//	go run ./cmd/bgjob-demo                 # three training jobs
+//	go run ./cmd/bgjob-demo -fail -panic    # plus a job that fails and one that panics
+//	go run ./cmd/bgjob-demo -cancel-after 2s
+//
+// On a terminal it keeps a live progress line; piped, it prints plain
+// lines. It exits with status 0 when every job succeeded, 1 otherwise.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bgjob/bgjob"
+)
+
+type options struct {
+	jobs        int
+	epochs      int
+	samples     int
+	fail        bool
+	panic       bool
+	cancelAfter time.Duration
+	interval    time.Duration
+	live        bool // draw a live progress line (a terminal)
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.jobs, "jobs", 3, "number of training jobs to run at once")
+	flag.IntVar(&o.epochs, "epochs", 30, "epochs per training job")
+	flag.IntVar(&o.samples, "samples", 60000, "training samples per job")
+	flag.BoolVar(&o.fail, "fail", false, "add a job whose training diverges and fails")
+	flag.BoolVar(&o.panic, "panic", false, "add a job that panics")
+	flag.DurationVar(&o.cancelAfter, "cancel-after", 0, "cancel the jobs still running after this long (0: never)")
+	flag.DurationVar(&o.interval, "interval", 0, "progress event interval (default: 100ms on a terminal, 1s piped)")
+	flag.Parse()
+	if fi, err := os.Stdout.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		o.live = true
+	}
+	code, err := run(context.Background(), os.Stdout, o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bgjob-demo:", err)
+	}
+	os.Exit(code)
+}
+
+// run runs the demo and returns the exit status.
+func run(ctx context.Context, out io.Writer, o options) (int, error) {
+	if o.jobs < 0 || o.epochs < 1 || o.samples < 1 {
+		return 2, errors.New("-jobs must be at least 0, -epochs and -samples at least 1")
+	}
+	interval := o.interval
+	if interval <= 0 {
+		interval = time.Second
+		if o.live {
+			interval = 100 * time.Millisecond
+		}
+	}
+	r, err := bgjob.NewRunner(bgjob.WithProgressInterval(interval))
+	if err != nil {
+		return 2, err
+	}
+	events := r.Events() // before the first Start, so that nothing is missed
+
+	var handles []*bgjob.Handle
+	startJob := func(name string, c trainConfig) error {
+		h, err := r.Start(ctx, name, bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+			return train(ctx, p, c)
+		}))
+		if err == nil {
+			handles = append(handles, h)
+		}
+		return err
+	}
+	base := trainConfig{samples: o.samples, features: 8, hidden: 32, epochs: o.epochs, batch: 64, learningRate: 0.5}
+	for i := range o.jobs {
+		c := base
+		c.seed = uint64(i + 1)
+		c.learningRate = 0.3 + 0.2*float64(i%3)
+		if err := startJob(fmt.Sprintf("mlp-%d", i+1), c); err != nil {
+			return 2, err
+		}
+	}
+	if o.fail {
+		c := base
+		c.seed, c.diverge = 101, true
+		if err := startJob("mlp-diverging", c); err != nil {
+			return 2, err
+		}
+	}
+	if o.panic {
+		c := base
+		c.seed, c.panicAtEpoch = 202, 2
+		if err := startJob("mlp-buggy", c); err != nil {
+			return 2, err
+		}
+	}
+
+	// Shut down once every job has ended: the event channel then closes
+	// after its last event and the loop below ends.
+	go func() {
+		for _, h := range handles {
+			<-h.Done()
+		}
+		r.Shutdown(context.Background())
+	}()
+	var cancelTimer <-chan time.Time
+	if o.cancelAfter > 0 {
+		cancelTimer = time.After(o.cancelAfter)
+	}
+	poll := time.NewTicker(2 * time.Second)
+	defer poll.Stop()
+
+	p := printer{out: out, live: o.live, latest: make(map[int64]bgjob.Event)}
+	for events != nil {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			p.event(ev)
+		case <-cancelTimer:
+			cause := fmt.Errorf("canceled by -cancel-after %v", o.cancelAfter)
+			for _, h := range handles {
+				_ = h.Cancel(cause) // ErrJobDone for jobs that already ended
+			}
+		case <-poll.C:
+			p.status(r.GetStatus())
+		}
+	}
+	p.clearLive()
+	return summary(out, r.GetStatus()), nil
+}
+
+// printer writes events the way an operator reads them.
+type printer struct {
+	out    io.Writer
+	live   bool
+	latest map[int64]bgjob.Event // last progress per worker, for the live line
+	drawn  bool
+}
+
+func (p *printer) event(ev bgjob.Event) {
+	if p.live && ev.Type == bgjob.EventProgress {
+		p.latest[ev.WorkerID] = ev
+		p.drawLive()
+		return
+	}
+	if ev.Type == bgjob.EventComplete || ev.Type == bgjob.EventWorkerStopped {
+		delete(p.latest, ev.WorkerID)
+	}
+	p.clearLive()
+	fmt.Fprintln(p.out, bgjob.FormatText(ev))
+	if p.live {
+		p.drawLive()
+	}
+}
+
+func (p *printer) status(st bgjob.RunnerStatus) {
+	if p.live {
+		return // the live line already shows it
+	}
+	var parts []string
+	for _, j := range st.Jobs {
+		if j.Running() {
+			parts = append(parts, fmt.Sprintf("%s %.0f%%", j.Name, j.Percent))
+		}
+	}
+	fmt.Fprintf(p.out, "status: pid %d, %d running [%s], %d succeeded, %d failed, %d canceled\n",
+		st.ProcessID, st.Counts[bgjob.StateRunning], strings.Join(parts, ", "),
+		st.Counts[bgjob.StateSucceeded], st.Counts[bgjob.StateFailed], st.Counts[bgjob.StateCanceled])
+}
+
+func (p *printer) drawLive() {
+	if len(p.latest) == 0 {
+		p.clearLive()
+		return
+	}
+	var b strings.Builder
+	b.WriteString("\r\033[K")
+	for i, id := range slices.Sorted(maps.Keys(p.latest)) {
+		ev := p.latest[id]
+		if i > 0 {
+			b.WriteString(" | ")
+		}
+		fmt.Fprintf(&b, "%s %3.0f%%", ev.JobName, ev.Percent)
+		if ev.ETA > 0 {
+			fmt.Fprintf(&b, " ETA %s", bgjob.FormatDuration(ev.ETA))
+		}
+	}
+	fmt.Fprint(p.out, b.String())
+	p.drawn = true
+}
+
+func (p *printer) clearLive() {
+	if p.drawn {
+		fmt.Fprint(p.out, "\r\033[K")
+		p.drawn = false
+	}
+}
+
+// summary prints one line per job and returns the exit status.
+func summary(out io.Writer, st bgjob.RunnerStatus) int {
+	fmt.Fprintln(out, "\nSummary:")
+	code := 0
+	jobs := slices.SortedFunc(slices.Values(st.Jobs), func(a, b bgjob.JobStatus) int { return int(a.WorkerID - b.WorkerID) })
+	for _, j := range jobs {
+		line := fmt.Sprintf("  %-14s %-9s %7s  %s", j.Name, j.State, bgjob.FormatDuration(j.Duration), j.Message)
+		if j.Err != nil {
+			line += "  error: " + firstLine(j.Err.Error())
+		}
+		fmt.Fprintln(out, strings.TrimRight(line, " "))
+		if j.State != bgjob.StateSucceeded {
+			code = 1
+		}
+	}
+	return code
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}

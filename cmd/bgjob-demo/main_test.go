@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestDemoSucceeds(t *testing.T) {
+	var out strings.Builder
+	code, err := run(context.Background(), &out, options{jobs: 2, epochs: 3, samples: 2000})
+	require.NoError(t, err)
+	assert.Equal(t, 0, code)
+	text := out.String()
+	for _, want := range []string{
+		"mlp-1 started in background", "Process ID:", "Worker ID: 1", "Alive: true",
+		"mlp-1 completed successfully", "mlp-2 completed successfully", "Worker 2 stopped",
+		"epoch 3/3 loss", "Summary:",
+	} {
+		assert.Contains(t, text, want)
+	}
+	assert.NotContains(t, text, "\r", "piped output has no live line")
+}
+
+func TestDemoFailureAndPanicExitOne(t *testing.T) {
+	var out strings.Builder
+	code, err := run(context.Background(), &out, options{jobs: 1, epochs: 6, samples: 2000, fail: true, panic: true})
+	require.NoError(t, err)
+	assert.Equal(t, 1, code)
+	text := out.String()
+	assert.Contains(t, text, "mlp-diverging failed")
+	assert.Contains(t, text, "training diverged")
+	assert.Contains(t, text, "mlp-buggy failed")
+	assert.Contains(t, text, "job panicked: runtime error: index out of range")
+	assert.Contains(t, text, "train.go:", "the panic's stack is printed")
+	assert.Contains(t, text, "mlp-1 completed successfully")
+}
+
+func TestDemoCancelAfter(t *testing.T) {
+	var out strings.Builder
+	// Jobs far too long to finish: only the cancellation ends them.
+	code, err := run(context.Background(), &out, options{jobs: 2, epochs: 1_000_000, samples: 2000, cancelAfter: 50 * time.Millisecond})
+	require.NoError(t, err)
+	assert.Equal(t, 1, code)
+	assert.Equal(t, 2, strings.Count(out.String(), "canceled after"))
+	assert.Contains(t, out.String(), "canceled by -cancel-after 50ms")
+}
+
+func TestDemoLiveLine(t *testing.T) {
+	var out strings.Builder
+	code, err := run(context.Background(), &out, options{jobs: 1, epochs: 3, samples: 2000, live: true, interval: time.Millisecond})
+	require.NoError(t, err)
+	assert.Equal(t, 0, code)
+	assert.Contains(t, out.String(), "\r\033[K")
+}
+
+func TestDemoBadFlags(t *testing.T) {
+	code, err := run(context.Background(), &strings.Builder{}, options{jobs: -1, epochs: 1, samples: 1})
+	assert.Error(t, err)
+	assert.Equal(t, 2, code)
+}
