@@ -1,0 +1,68 @@
+// Package bgjob runs long jobs — model training above all — in the
+// background of a Go service, and tells everyone exactly what those jobs are
+// doing.
+//
+// A [Runner] starts each job in its own goroutine and returns a [Handle] at
+// once. While the job runs, the Runner publishes typed events to buffered
+// channels ([Runner.Events], [Runner.Subscribe]) and keeps a status snapshot
+// that any goroutine can read at any time ([Runner.GetStatus],
+// [Handle.Status]).
+//
+// # The lifecycle of a job
+//
+// Every job produces these events, in this order, exactly once each:
+//
+//	info            the Runner accepted the job (job id, name, process id, worker id)
+//	worker_started  the job's goroutine is running (start time)
+//	progress *      zero or more: percent, step/total, message, rate, ETA
+//	complete        succeeded | failed | canceled; duration; error; panic stack
+//	worker_stopped  the goroutine has returned; nothing more will come for this job
+//
+// A job that returns an error fails with it; a job that panics fails with a
+// [*PanicError] holding the panic value and the panicking goroutine's stack,
+// and the Runner goes on; a job whose context was canceled is canceled, with
+// the cause given to [Handle.Cancel] ([context.Cause]).
+//
+// # Progress
+//
+// A job reports progress through the [*Progress] it is given. The numeric
+// updates cost one atomic store: no lock, no allocation, no clock read. The
+// Runner publishes the values as an [EventProgress] at most once per
+// progress interval ([WithProgressInterval]) and only when they changed;
+// the last progress before complete is always published. The status always
+// shows the latest values.
+//
+// # Delivery guarantees
+//
+//   - The job never blocks on telemetry: reporting and finishing never wait
+//     for a subscriber, however slow or absent.
+//   - Every subscriber receives every event published after it subscribed,
+//     in increasing sequence order, as long as its backlog stays within its
+//     bound ([WithBacklog]). Beyond the bound, its [Policy] decides:
+//     [Lagging] (the default) drops and then delivers an [EventLagged]
+//     naming exactly the sequence numbers lost; [Lossless] makes new jobs
+//     wait in [Runner.Start] until the reader catches up, while running jobs
+//     never wait.
+//   - Progress is coalesced: when a reader lags, a job's newer progress
+//     replaces the older one it has not received yet.
+//   - Loss is visible: [Subscription.Stats] counts what was coalesced and
+//     what was lost.
+//   - Memory is bounded: a subscriber holds at most its backlog bound plus a
+//     few events per live job.
+//   - Every event channel is closed by the Runner after its last event, once
+//     [Runner.Shutdown] has been called and every job has ended, so
+//     `for ev := range ch` ends after shutdown.
+//
+// # Workers, threads and processes
+//
+// Each job has a worker id and name, and its goroutine carries the pprof
+// labels [LabelJobID] and [LabelJobName], so it can be found in a goroutine
+// dump or a CPU profile. A job started with [LockOSThread] runs on an OS
+// thread of its own, whose id and CPU time are reported too.
+//
+// # Shutdown
+//
+// [Runner.Shutdown] stops accepting jobs and waits for the running ones. If
+// its context ends first, it cancels them with [ErrShutdown] as the cause
+// and returns a [*ShutdownError] naming them.
+package bgjob
