@@ -156,9 +156,10 @@ func (j *job) status() JobStatus {
 }
 
 // eventLocked returns an event of type t for the job with its common
-// fields filled in.
-func (j *job) eventLocked(t EventType, now time.Time) Event {
-	return Event{
+// fields filled in. Events travel by pointer inside the package and must
+// not change once published: one event is shared by every subscription.
+func (j *job) eventLocked(t EventType, now time.Time) *Event {
+	return &Event{
 		Type:       t,
 		Time:       now,
 		JobID:      j.id,
@@ -174,7 +175,7 @@ func (j *job) eventLocked(t EventType, now time.Time) Event {
 }
 
 // progressEventLocked returns a progress event carrying p.
-func (j *job) progressEventLocked(now time.Time, p progressValues) Event {
+func (j *job) progressEventLocked(now time.Time, p progressValues) *Event {
 	ev := j.eventLocked(EventProgress, now)
 	ev.Percent, ev.Step, ev.Total, ev.Message = p.percent, p.step, p.total, p.message
 	ev.Rate, ev.ETA = p.rate, p.eta
@@ -271,7 +272,7 @@ func (j *job) finish(ctx context.Context, err error, panicErr *PanicError) {
 	running := j.runningLocked(now)
 	mark := j.markLocked()
 	last := j.readProgressLocked(running)
-	var progressEv Event
+	var progressEv *Event
 	flush := mark != j.published
 	if flush {
 		progressEv = j.progressEventLocked(now, last)

@@ -230,7 +230,7 @@ func (r *Runner) unsubscribe(s *Subscription) {
 
 // publish gives ev its sequence number and queues it for every subscriber.
 // It never waits for a reader.
-func (r *Runner) publish(ev Event) {
+func (r *Runner) publish(ev *Event) {
 	r.publishMu.Lock()
 	defer r.publishMu.Unlock()
 	r.seq++

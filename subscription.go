@@ -44,10 +44,7 @@ func newSubscription(r *Runner, c subscriptionConfig) *Subscription {
 		Lagged: func(first, last uint64) Event {
 			return Event{Type: EventLagged, ProcessID: r.pid, LagFirst: first, LagLast: last}
 		},
-		Renumber: func(ev Event, seq uint64) Event {
-			ev.Seq = seq
-			return ev
-		},
+		Renumber: func(ev *Event, seq uint64) { ev.Seq = seq },
 		OnSpace: r.admission.signal,
 	})
 	return s

@@ -7,10 +7,14 @@
 // according to its policy, and one goroutine per Sink (the pump) feeds the
 // channel from that queue. The pump runs only while the queue is not empty,
 // so an idle or caught-up subscriber costs no goroutine.
+//
+// Values are pushed by pointer and must not change afterwards: one value is
+// shared by every Sink it is pushed to, and copied only into the channel.
 package delivery
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/bgjob/bgjob/internal/ring"
 )
@@ -31,17 +35,18 @@ const (
 type Config[T any] struct {
 	// Buffer is the capacity of the channel.
 	Buffer int
-	// Backlog bounds the queue behind the channel (see Policy).
+	// Backlog bounds the values held behind the channel, in the queue or
+	// in the pump's hands (see Policy).
 	Backlog int
 	// Policy is Lagging or Lossless.
 	Policy Policy
 	// Lagged builds the notice delivered in place of the values dropped
 	// with sequence numbers first to last (Lagging only).
 	Lagged func(first, last uint64) T
-	// Renumber returns v with sequence number seq. A value that replaces
+	// Renumber sets the sequence number of v. A value that replaces
 	// another one takes over its sequence number, so that the channel
 	// delivers sequence numbers in increasing order.
-	Renumber func(v T, seq uint64) T
+	Renumber func(v *T, seq uint64)
 	// OnSpace, if set, is called (without locks held) when a Lossless
 	// Sink's backlog falls below its bound.
 	OnSpace func()
@@ -53,8 +58,8 @@ type Stats struct {
 	Coalesced  uint64 // latest values replaced by a newer one before delivery
 	Lost       uint64 // values dropped because the backlog was full (Lagging)
 	Lags       uint64 // notices of lost values queued
-	Pending    int    // values waiting behind the channel now
-	MaxPending int    // the most values that ever waited behind the channel
+	Pending    int    // values held behind the channel now
+	MaxPending int    // the most values ever held behind the channel
 }
 
 type kind uint8
@@ -70,10 +75,15 @@ type entry[K comparable, T any] struct {
 	counted  bool // counts against the backlog bound
 	key      K
 	seq      uint64 // of the first value pushed into a kindLatest entry
-	v        T
+	v        *T
 	lagFirst uint64
 	lagLast  uint64
 }
+
+// batchSize is how many queued values the pump takes per lock: enough to
+// keep a fast reader from waiting on the lock, few enough that values it
+// holds cannot be replaced for long.
+const batchSize = 64
 
 // Sink delivers values to one channel. It is safe for concurrent use.
 type Sink[K comparable, T any] struct {
@@ -81,16 +91,23 @@ type Sink[K comparable, T any] struct {
 	out  chan T
 	stop chan struct{} // closed by Close to wake a pump blocked on send
 
+	// backlog counts held values that count against cfg.Backlog. It is
+	// raised under mu and lowered by the pump after each send without it,
+	// so a producer may see it a little high, never too low.
+	backlog   atomic.Int64
+	delivered atomic.Uint64
+	// held counts the values the pump has taken from the queue and not
+	// sent yet; it is raised under mu and lowered after each send.
+	held atomic.Int64
+
 	mu        sync.Mutex
 	q         ring.Queue[entry[K, T]]
 	latest    map[K]uint64 // position in q of the replaceable value per key
 	lastLag   uint64       // position in q of the newest lag notice, plus one
-	backlog   int          // entries that count against cfg.Backlog
 	pumping   bool         // a pump goroutine owns the send side
-	inflight  bool         // the pump holds a value it has not sent yet
 	finishing bool         // no more pushes will come; close when drained
 	closed    bool         // the channel is closed or about to be
-	stats     Stats
+	stats     Stats        // Coalesced, Lost, Lags and MaxPending
 }
 
 // New returns a Sink. Buffer and Backlog must already be validated.
@@ -109,7 +126,7 @@ func (s *Sink[K, T]) C() <-chan T { return s.out }
 
 // Push queues v for delivery after everything pushed before it.
 // seq is v's sequence number; it names v in a lag notice if v is dropped.
-func (s *Sink[K, T]) Push(seq uint64, v T) {
+func (s *Sink[K, T]) Push(seq uint64, v *T) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed || s.finishing {
@@ -118,7 +135,7 @@ func (s *Sink[K, T]) Push(seq uint64, v T) {
 	if s.trySendLocked(v) {
 		return
 	}
-	if s.cfg.Policy == Lagging && s.backlog >= s.cfg.Backlog {
+	if s.cfg.Policy == Lagging && s.fullLocked() {
 		s.dropLocked(seq)
 		return
 	}
@@ -128,7 +145,7 @@ func (s *Sink[K, T]) Push(seq uint64, v T) {
 // PushLatest queues v for delivery like Push, except that a value for the
 // same key still waiting in the queue is replaced by v where it stands
 // (latest value wins) instead of v being queued behind it.
-func (s *Sink[K, T]) PushLatest(key K, seq uint64, v T) {
+func (s *Sink[K, T]) PushLatest(key K, seq uint64, v *T) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed || s.finishing {
@@ -148,7 +165,7 @@ func (s *Sink[K, T]) PushLatest(key K, seq uint64, v T) {
 	// Lossless keeps one replaceable value per key, which the number of
 	// live keys bounds, so it is not counted against the backlog bound.
 	counted := s.cfg.Policy == Lagging
-	if counted && s.backlog >= s.cfg.Backlog {
+	if counted && s.fullLocked() {
 		s.dropLocked(seq)
 		return
 	}
@@ -159,15 +176,18 @@ func (s *Sink[K, T]) PushLatest(key K, seq uint64, v T) {
 func (s *Sink[K, T]) Full() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return !s.closed && s.backlog >= s.cfg.Backlog
+	return !s.closed && s.fullLocked()
 }
+
+func (s *Sink[K, T]) fullLocked() bool { return s.backlog.Load() >= int64(s.cfg.Backlog) }
 
 // Stats returns the Sink's counters.
 func (s *Sink[K, T]) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
-	st.Pending = s.q.Len()
+	st.Delivered = s.delivered.Load()
+	st.Pending = s.q.Len() + int(s.held.Load())
 	return st
 }
 
@@ -195,22 +215,22 @@ func (s *Sink[K, T]) Close() {
 	s.closed = true
 	s.q.Clear()
 	clear(s.latest)
-	s.backlog = 0
+	s.backlog.Store(0)
 	close(s.stop)
 	if !s.pumping {
 		close(s.out)
 	}
 }
 
-// trySendLocked hands v straight to the channel when nothing is queued
-// ahead of it and the channel has room.
-func (s *Sink[K, T]) trySendLocked(v T) bool {
-	if s.q.Len() > 0 || s.inflight {
+// trySendLocked hands v straight to the channel when nothing is held ahead
+// of it and the channel has room.
+func (s *Sink[K, T]) trySendLocked(v *T) bool {
+	if s.q.Len() > 0 || s.held.Load() > 0 {
 		return false
 	}
 	select {
-	case s.out <- v:
-		s.stats.Delivered++
+	case s.out <- *v:
+		s.delivered.Add(1)
 		return true
 	default:
 		return false
@@ -220,9 +240,9 @@ func (s *Sink[K, T]) trySendLocked(v T) bool {
 func (s *Sink[K, T]) appendLocked(e entry[K, T]) uint64 {
 	pos := s.q.Push(e)
 	if e.counted {
-		s.backlog++
+		s.backlog.Add(1)
 	}
-	if n := s.q.Len(); n > s.stats.MaxPending {
+	if n := s.q.Len() + int(s.held.Load()); n > s.stats.MaxPending {
 		s.stats.MaxPending = n
 	}
 	if !s.pumping {
@@ -247,24 +267,43 @@ func (s *Sink[K, T]) dropLocked(seq uint64) {
 }
 
 // pump feeds the channel from the queue until the queue is empty or the
-// Sink is closed; it then exits, closing the channel if that is due.
+// Sink is closed; it then exits, closing the channel if that is due. It
+// takes values a batch at a time, so that a reader keeping up with a fast
+// producer costs one lock per batch rather than one per value.
 func (s *Sink[K, T]) pump() {
-	sent := false
+	batch := make([]sendItem[T], 0, batchSize)
 	for {
 		s.mu.Lock()
-		s.inflight = false
-		if sent {
-			s.stats.Delivered++
-		}
+		s.held.Store(0) // after Close, what was held is discarded
 		if s.closed {
 			s.pumping = false
 			s.mu.Unlock()
 			close(s.out)
 			return
 		}
-		pos := s.q.Head()
-		e, ok := s.q.Pop()
-		if !ok {
+		batch = batch[:0]
+		for len(batch) < batchSize {
+			pos := s.q.Head()
+			e, ok := s.q.Pop()
+			if !ok {
+				break
+			}
+			it := sendItem[T]{counted: e.counted}
+			switch e.kind {
+			case kindLag:
+				it.v = s.cfg.Lagged(e.lagFirst, e.lagLast)
+			case kindLatest:
+				if s.latest[e.key] == pos {
+					delete(s.latest, e.key)
+				}
+				it.v = *e.v
+				s.cfg.Renumber(&it.v, e.seq)
+			default:
+				it.v = *e.v
+			}
+			batch = append(batch, it)
+		}
+		if len(batch) == 0 {
 			s.pumping = false
 			if s.finishing {
 				s.closed = true
@@ -273,32 +312,41 @@ func (s *Sink[K, T]) pump() {
 			s.mu.Unlock()
 			return
 		}
-		if e.kind == kindLatest && s.latest[e.key] == pos {
-			delete(s.latest, e.key)
-		}
-		wasFull := s.backlog >= s.cfg.Backlog
-		if e.counted {
-			s.backlog--
-		}
-		space := wasFull && s.backlog < s.cfg.Backlog && s.cfg.Policy == Lossless
-		v := e.v
-		switch e.kind {
-		case kindLag:
-			v = s.cfg.Lagged(e.lagFirst, e.lagLast)
-		case kindLatest:
-			v = s.cfg.Renumber(v, e.seq)
-		}
-		s.inflight = true
+		s.held.Store(int64(len(batch)))
 		s.mu.Unlock()
 
-		if space && s.cfg.OnSpace != nil {
-			s.cfg.OnSpace()
-		}
+		s.send(batch)
+		clear(batch) // drop the references to delivered values
+	}
+}
+
+// send delivers batch in order, stopping early if the Sink is closed.
+func (s *Sink[K, T]) send(batch []sendItem[T]) {
+	for i := range batch {
 		select {
-		case s.out <- v:
-			sent = true
+		case s.out <- batch[i].v:
 		case <-s.stop:
-			sent = false
+			return // Close discarded the rest
 		}
+		s.held.Add(-1)
+		s.delivered.Add(1)
+		if batch[i].counted {
+			s.sent()
+		}
+	}
+}
+
+// sendItem is a value the pump has taken from the queue.
+type sendItem[T any] struct {
+	v       T
+	counted bool
+}
+
+// sent lowers the backlog after a counted value was delivered, and tells a
+// producer waiting on a full Lossless Sink when it falls below the bound.
+func (s *Sink[K, T]) sent() {
+	n := s.backlog.Add(-1)
+	if n == int64(s.cfg.Backlog)-1 && s.cfg.Policy == Lossless && s.cfg.OnSpace != nil {
+		s.cfg.OnSpace()
 	}
 }

@@ -73,8 +73,10 @@ func (q *Queue[T]) Clear() {
 	q.buf = nil
 }
 
-// shrinkAbove is the capacity above which an emptied queue drops its buffer.
-const shrinkAbove = 64
+// shrinkAbove is the capacity above which an emptied queue drops its
+// buffer. Smaller buffers are kept: a queue that fills and empties all the
+// time should not allocate each time.
+const shrinkAbove = 1024
 
 func (q *Queue[T]) index(pos uint64) int { return int(pos % uint64(len(q.buf))) }
 

@@ -82,7 +82,14 @@ func TestClearAndShrink(t *testing.T) {
 	assert.Equal(t, head+1000, q.Head(), "positions keep growing")
 	assert.Nil(t, q.buf)
 
-	for i := range 1000 {
+	for i := range 100 {
+		q.Push(i)
+	}
+	for q.Len() > 0 {
+		q.Pop()
+	}
+	assert.NotNil(t, q.buf, "an emptied small queue keeps its buffer")
+	for i := range 5000 {
 		q.Push(i)
 	}
 	for q.Len() > 0 {

@@ -1,0 +1,423 @@
+package bgjob
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// The baselines: the machine's own primitives, measured in the same run as
+// the library so that the ratios in docs/performance.md hold on a noisy
+// machine.
+
+func BenchmarkBaselineAtomicStore(b *testing.B) {
+	var v atomic.Int64
+	for i := 0; i < b.N; i++ {
+		v.Store(int64(i))
+	}
+}
+
+func BenchmarkBaselineMutex(b *testing.B) {
+	var s struct {
+		mu sync.Mutex
+		v  int64
+	}
+	for i := 0; i < b.N; i++ {
+		s.mu.Lock()
+		s.v = int64(i)
+		s.mu.Unlock()
+	}
+}
+
+func BenchmarkBaselineChannel(b *testing.B) {
+	ch := make(chan int64, DefaultBuffer)
+	done := make(chan struct{})
+	go func() {
+		for range ch {
+		}
+		close(done)
+	}()
+	for i := 0; i < b.N; i++ {
+		ch <- int64(i)
+	}
+	close(ch)
+	<-done
+}
+
+func BenchmarkBaselineGoroutine(b *testing.B) {
+	var wg sync.WaitGroup
+	for i := 0; i < b.N; i++ {
+		wg.Add(1)
+		go func() { wg.Done() }()
+		wg.Wait()
+	}
+}
+
+const parked = 100_000
+
+func BenchmarkBaselineParkedGoroutines(b *testing.B) {
+	var perG float64
+	for i := 0; i < b.N; i++ {
+		release := make(chan struct{})
+		var started, stopped sync.WaitGroup
+		before := memInUse()
+		started.Add(parked)
+		stopped.Add(parked)
+		for range parked {
+			go func() {
+				started.Done()
+				<-release
+				stopped.Done()
+			}()
+		}
+		started.Wait()
+		perG = float64(memInUse()-before) / parked
+		close(release)
+		stopped.Wait()
+	}
+	b.ReportMetric(perG, "B/goroutine")
+}
+
+// memInUse returns the heap and stack memory in use after a collection.
+func memInUse() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc + m.StackInuse)
+}
+
+// benchRunner returns a Runner shut down when the benchmark ends.
+func benchRunner(b *testing.B, opts ...Option) *Runner {
+	b.Helper()
+	r, err := NewRunner(opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { r.Shutdown(context.Background()) })
+	return r
+}
+
+// inJob runs body inside a running job, timing only body.
+func inJob(b *testing.B, r *Runner, body func(p *Progress)) {
+	b.Helper()
+	ready := make(chan struct{})
+	h, err := r.Start(context.Background(), "bench", JobFunc(func(ctx context.Context, p *Progress) error {
+		<-ready
+		body(p)
+		return nil
+	}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	close(ready)
+	<-h.Done()
+	b.StopTimer()
+}
+
+func BenchmarkProgressUpdate(b *testing.B) {
+	r := benchRunner(b)
+	inJob(b, r, func(p *Progress) {
+		for i := 0; i < b.N; i++ {
+			p.SetStep(int64(i))
+		}
+	})
+}
+
+func BenchmarkProgressUpdateStalledSubscriber(b *testing.B) {
+	r := benchRunner(b)
+	sub, err := r.Subscribe(WithBuffer(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sub.Close()
+	inJob(b, r, func(p *Progress) {
+		for i := 0; i < b.N; i++ {
+			p.SetStep(int64(i))
+		}
+	})
+}
+
+func BenchmarkProgressUpdate64Subscribers(b *testing.B) {
+	r := benchRunner(b)
+	var wg sync.WaitGroup
+	for range 64 {
+		sub, err := r.Subscribe()
+		if err != nil {
+			b.Fatal(err)
+		}
+		wg.Go(func() {
+			for range sub.Events() {
+			}
+		})
+	}
+	inJob(b, r, func(p *Progress) {
+		for i := 0; i < b.N; i++ {
+			p.SetStep(int64(i))
+		}
+	})
+	r.Shutdown(context.Background())
+	wg.Wait()
+}
+
+func BenchmarkProgressReport(b *testing.B) {
+	r := benchRunner(b)
+	inJob(b, r, func(p *Progress) {
+		for i := 0; i < b.N; i++ {
+			p.Report(float64(i%100), "training")
+		}
+	})
+}
+
+// drain reads sub until it is closed and signals each worker_stopped.
+func drain(sub *Subscription, stopped chan<- struct{}) {
+	for ev := range sub.Events() {
+		if ev.Type == EventWorkerStopped && stopped != nil {
+			stopped <- struct{}{}
+		}
+	}
+}
+
+func BenchmarkJobLifecycle(b *testing.B) {
+	benchLifecycle(b, 0)
+}
+
+// benchLifecycle times start-to-wait of a job that reports one step, with
+// one subscriber that receives all five of its lifecycle events, while live
+// other jobs are parked.
+func benchLifecycle(b *testing.B, live int) {
+	r := benchRunner(b)
+	sub, err := r.Subscribe(WithPolicy(Lossless))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var received atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		for ev := range sub.Events() {
+			if ev.Type == EventWorkerStopped {
+				received.Add(1)
+			}
+		}
+		close(done)
+	}()
+	release := parkJobs(b, r, live)
+	job := JobFunc(func(ctx context.Context, p *Progress) error {
+		p.SetStep(1)
+		return nil
+	})
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		h, err := r.Start(ctx, "empty", job)
+		if err != nil {
+			b.Fatal(err)
+		}
+		<-h.Done()
+	}
+	// The subscriber must have received every job's events.
+	for received.Load() < int64(b.N) {
+		runtime.Gosched()
+	}
+	b.StopTimer()
+	release()
+	r.Shutdown(ctx)
+	<-done
+}
+
+// parkJobs starts n jobs that wait for their context, and returns a func
+// that cancels them.
+func parkJobs(b *testing.B, r *Runner, n int) (release func()) {
+	b.Helper()
+	handles := make([]*Handle, n)
+	var started sync.WaitGroup
+	started.Add(n)
+	for i := range handles {
+		h, err := r.Start(context.Background(), "parked", JobFunc(func(ctx context.Context, p *Progress) error {
+			started.Done()
+			<-ctx.Done()
+			return ctx.Err()
+		}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		handles[i] = h
+	}
+	started.Wait()
+	return func() {
+		for _, h := range handles {
+			h.Cancel(nil)
+		}
+		for _, h := range handles {
+			<-h.Done()
+		}
+	}
+}
+
+func BenchmarkJobLifecycleWithLive(b *testing.B) {
+	for _, live := range []int{1, 1_000, 100_000} {
+		b.Run(fmt.Sprintf("live=%d", live), func(b *testing.B) { benchLifecycle(b, live) })
+	}
+}
+
+// runningJob starts a job that reports at full speed until released.
+func runningJob(b *testing.B, r *Runner) (*Handle, func()) {
+	b.Helper()
+	stop := make(chan struct{})
+	running := make(chan struct{})
+	h, err := r.Start(context.Background(), "busy", JobFunc(func(ctx context.Context, p *Progress) error {
+		p.SetTotal(1 << 62)
+		close(running)
+		for {
+			select {
+			case <-stop:
+				return nil
+			default:
+			}
+			for range 1000 {
+				p.Add(1)
+			}
+		}
+	}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	<-running
+	return h, func() {
+		close(stop)
+		<-h.Done()
+	}
+}
+
+func BenchmarkGetStatus(b *testing.B) {
+	r := benchRunner(b)
+	release := make(chan struct{})
+	h := startParked(b, r, release)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_ = h.Status()
+	}
+	b.StopTimer()
+	close(release)
+	<-h.Done()
+}
+
+func startParked(b *testing.B, r *Runner, release <-chan struct{}) *Handle {
+	b.Helper()
+	running := make(chan struct{})
+	h, err := r.Start(context.Background(), "parked", JobFunc(func(ctx context.Context, p *Progress) error {
+		p.SetTotal(100)
+		p.SetStep(42)
+		p.SetMessage("epoch 42")
+		close(running)
+		<-release
+		return nil
+	}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	<-running
+	return h
+}
+
+func BenchmarkGetStatusParallel(b *testing.B) {
+	r := benchRunner(b)
+	h, stop := runningJob(b, r)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			_ = h.Status()
+		}
+	})
+	b.StopTimer()
+	stop()
+}
+
+func BenchmarkRunnerGetStatus(b *testing.B) {
+	for _, n := range []int{10, 1_000, 100_000} {
+		b.Run(fmt.Sprintf("jobs=%d", n), func(b *testing.B) {
+			r := benchRunner(b, WithHistoryLimit(0))
+			release := parkJobs(b, r, n)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if st := r.GetStatus(); len(st.Jobs) != n {
+					b.Fatalf("%d jobs, want %d", len(st.Jobs), n)
+				}
+			}
+			b.StopTimer()
+			release()
+		})
+	}
+}
+
+func BenchmarkEventDelivery(b *testing.B) {
+	r := benchRunner(b)
+	sub, err := r.Subscribe(WithPolicy(Lossless), WithBacklog(1<<30))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var got atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		for range sub.Events() {
+			got.Add(1)
+		}
+		close(done)
+	}()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r.publish(&Event{Type: EventInfo, JobName: "bench", ProcessID: r.pid})
+	}
+	for got.Load() < int64(b.N) {
+		runtime.Gosched()
+	}
+	b.StopTimer()
+	r.Shutdown(context.Background())
+	<-done
+}
+
+func BenchmarkParkedJobs(b *testing.B) {
+	var perJob float64
+	for i := 0; i < b.N; i++ {
+		r := benchRunner(b, WithHistoryLimit(0))
+		before := memInUse()
+		release := parkJobs(b, r, parked)
+		perJob = float64(memInUse()-before) / parked
+		release()
+		r.Shutdown(context.Background())
+	}
+	b.ReportMetric(perJob, "B/job")
+}
+
+// BenchmarkMemoryAfterMillionJobs runs a million jobs one after another and
+// reports the heap in use afterwards: finished jobs beyond the history
+// bound must not stay in memory.
+func BenchmarkMemoryAfterMillionJobs(b *testing.B) {
+	const jobs = 1_000_000
+	var before, after int64
+	for i := 0; i < b.N; i++ {
+		r := benchRunner(b)
+		before = memInUse()
+		ctx := context.Background()
+		for range jobs {
+			h, err := r.Start(ctx, "short", JobFunc(func(context.Context, *Progress) error { return nil }))
+			if err != nil {
+				b.Fatal(err)
+			}
+			<-h.Done()
+		}
+		after = memInUse()
+		r.Shutdown(ctx)
+	}
+	b.ReportMetric(float64(before)/(1<<20), "MiB-before")
+	b.ReportMetric(float64(after)/(1<<20), "MiB-after")
+}
