@@ -28,8 +28,11 @@ var (
 	// range.
 	ErrInvalidOption = errors.New("bgjob: invalid option")
 
+	// ErrNilContext is returned by Start for a nil context.
+	ErrNilContext = errors.New("bgjob: nil context")
+
 	// ErrJobDone is returned by Handle.Cancel when the job has already
-	// finished.
+	// returned.
 	ErrJobDone = errors.New("bgjob: job already finished")
 
 	// ErrUnknownJob is returned by Runner.JobStatus for an id the Runner

@@ -261,6 +261,7 @@ func TestLosslessStartWaitEndsAtShutdownOrClose(t *testing.T) {
 		synctest.Wait()
 		sub.Close()
 		assert.NoError(t, <-errs, "closing the subscriber lets Start go on")
+		synctest.Wait() // that job ends before the next subscriber comes
 
 		sub2, err := r.Subscribe(bgjob.WithPolicy(bgjob.Lossless), bgjob.WithBacklog(1), bgjob.WithBuffer(0))
 		require.NoError(t, err)

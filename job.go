@@ -1,8 +1,10 @@
 package bgjob
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"runtime"
@@ -43,6 +45,20 @@ const (
 	LabelJobName = "bgjob_job_name"
 )
 
+// ids draws job ids from crypto/rand through a buffer, so that a job id
+// costs a copy rather than a system call. uuid.EnableRandPool does the
+// same, but for the whole program; a library should not change that.
+var ids = struct {
+	mu sync.Mutex
+	r  *bufio.Reader
+}{r: bufio.NewReaderSize(rand.Reader, 16*256)}
+
+func newJobID() (uuid.UUID, error) {
+	ids.mu.Lock()
+	defer ids.mu.Unlock()
+	return uuid.NewRandomFromReader(ids.r)
+}
+
 // job is the Runner's record of one job.
 type job struct {
 	r          *Runner
@@ -79,11 +95,20 @@ type job struct {
 	endTime        time.Time
 	message        string
 	messageVersion uint64
-	canceled       bool
+	canceled       bool  // Cancel was called
+	hasReturned    bool  // Run has returned (or panicked, or exited)
+	cause          error // why the context was canceled, if before Run returned
 	err            error
 	stack          string
 	threadCPU      time.Duration
 	final          progressValues // progress frozen when the job ended
+	rate           float64        // see estimateLocked
+	eta            time.Duration
+
+	// handle and progress are handed out by pointer; keeping them here
+	// saves an allocation each per job.
+	handle   Handle
+	progress Progress
 }
 
 // progressMark identifies one set of progress values, to tell whether they
@@ -103,22 +128,35 @@ func (j *job) markLocked() progressMark {
 	}
 }
 
-// runningLocked returns how long the job has run, as of now.
-func (j *job) runningLocked(now time.Time) time.Duration {
+// runningLocked returns how long the job has run, as of now. It reads
+// only the monotonic clock (time.Since), which costs half a time.Now.
+func (j *job) runningLocked() time.Duration {
 	switch {
 	case j.startTime.IsZero():
 		return 0
 	case !j.endTime.IsZero():
 		return j.endTime.Sub(j.startTime)
 	default:
-		return now.Sub(j.startTime)
+		return time.Since(j.startTime)
 	}
 }
 
+// runningAtLocked returns how long the job has run as of now, a time read
+// for an event's timestamp.
+func (j *job) runningAtLocked(now time.Time) time.Duration {
+	if j.startTime.IsZero() {
+		return 0
+	}
+	if !j.endTime.IsZero() {
+		return j.endTime.Sub(j.startTime)
+	}
+	return now.Sub(j.startTime)
+}
+
 // statusLocked returns the job's status as of now.
-func (j *job) statusLocked(now time.Time) JobStatus {
-	running := j.runningLocked(now)
-	p := j.readProgressLocked(running)
+func (j *job) statusLocked() JobStatus {
+	running := j.runningLocked()
+	p := j.readProgressLocked()
 	st := JobStatus{
 		ID:         j.id,
 		Name:       j.name,
@@ -134,8 +172,8 @@ func (j *job) statusLocked(now time.Time) JobStatus {
 		Step:       p.step,
 		Total:      p.total,
 		Message:    p.message,
-		Rate:       p.rate,
-		ETA:        p.eta,
+		Rate:       j.rate,
+		ETA:        j.eta,
 		StartTime:  j.startTime,
 		EndTime:    j.endTime,
 		Duration:   running,
@@ -152,7 +190,7 @@ func (j *job) statusLocked(now time.Time) JobStatus {
 func (j *job) status() JobStatus {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	return j.statusLocked(time.Now())
+	return j.statusLocked()
 }
 
 // eventLocked returns an event of type t for the job with its common
@@ -178,15 +216,15 @@ func (j *job) eventLocked(t EventType, now time.Time) *Event {
 func (j *job) progressEventLocked(now time.Time, p progressValues) *Event {
 	ev := j.eventLocked(EventProgress, now)
 	ev.Percent, ev.Step, ev.Total, ev.Message = p.percent, p.step, p.total, p.message
-	ev.Rate, ev.ETA = p.rate, p.eta
-	ev.Duration = j.runningLocked(now)
+	ev.Rate, ev.ETA = j.rate, j.eta
+	ev.Duration = j.runningAtLocked(now)
 	return ev
 }
 
-// flushProgress publishes the job's progress if it changed since it was
-// last published and the job is still running. The Runner's progress loop
-// calls it at every interval.
-func (j *job) flushProgress() {
+// tick updates the job's rate and ETA and publishes its progress if it
+// changed since it was last published, the job is still running and
+// someone listens. The Runner's progress loop calls it at every interval.
+func (j *job) tick() {
 	j.publishMu.Lock()
 	defer j.publishMu.Unlock()
 	j.mu.Lock()
@@ -194,13 +232,15 @@ func (j *job) flushProgress() {
 		j.mu.Unlock()
 		return
 	}
+	now := time.Now()
+	p := j.readProgressLocked()
+	j.estimateLocked(p, j.runningAtLocked(now))
 	mark := j.markLocked()
-	if mark == j.published {
+	if mark == j.published || !j.r.observed() {
 		j.mu.Unlock()
 		return
 	}
-	now := time.Now()
-	ev := j.progressEventLocked(now, j.readProgressLocked(j.runningLocked(now)))
+	ev := j.progressEventLocked(now, p)
 	j.mu.Unlock()
 	j.published = mark
 	j.r.publish(ev)
@@ -228,7 +268,7 @@ func (j *job) run(ctx context.Context) {
 		if !returned && panicErr == nil {
 			err = errors.New("bgjob: job called runtime.Goexit")
 		}
-		j.finish(ctx, err, panicErr)
+		j.finish(err, panicErr)
 		j.stopped()
 	}()
 	pprof.Do(ctx, pprof.Labels(LabelJobID, j.id.String(), LabelJobName, j.name), func(ctx context.Context) {
@@ -237,7 +277,8 @@ func (j *job) run(ctx context.Context) {
 				panicErr = &PanicError{Value: v, Stack: panicStack(debug.Stack())}
 			}
 		}()
-		err = j.fn.Run(ctx, &Progress{j: j})
+		defer j.returned(ctx)
+		err = j.fn.Run(ctx, &j.progress)
 		returned = true
 	})
 }
@@ -255,25 +296,47 @@ func (j *job) started() {
 	if j.lockThread {
 		j.osThreadID = osThreadID()
 	}
+	if !j.r.observed() {
+		j.mu.Unlock()
+		return
+	}
 	ev := j.eventLocked(EventWorkerStarted, now)
 	j.mu.Unlock()
 	j.r.publish(ev)
 }
 
+// returned records, however Run ended, that it did and whether the job's
+// context had been canceled by then: a Cancel that comes later is too late
+// to change the outcome, and is told so.
+func (j *job) returned(ctx context.Context) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.hasReturned = true
+	if ctx.Err() != nil {
+		j.cause = context.Cause(ctx)
+	}
+}
+
 // finish decides the job's outcome, freezes its status and publishes the
 // last progress (if not yet published) and complete.
-func (j *job) finish(ctx context.Context, err error, panicErr *PanicError) {
-	state, err := outcome(ctx, err, panicErr)
+func (j *job) finish(err error, panicErr *PanicError) {
+	j.mu.Lock()
+	cause := j.cause
+	j.mu.Unlock()
+	state, err := outcome(cause, err, panicErr)
 	j.publishMu.Lock()
 	defer j.publishMu.Unlock()
 	j.mu.Lock()
 	now := time.Now()
 	j.endTime = now
-	running := j.runningLocked(now)
+	running := j.runningLocked()
 	mark := j.markLocked()
-	last := j.readProgressLocked(running)
+	last := j.readProgressLocked()
+	j.estimateLocked(last, running)
+	j.eta = 0
+	observed := j.r.observed()
 	var progressEv *Event
-	flush := mark != j.published
+	flush := observed && mark != j.published
 	if flush {
 		progressEv = j.progressEventLocked(now, last)
 	}
@@ -287,6 +350,10 @@ func (j *job) finish(ctx context.Context, err error, panicErr *PanicError) {
 	}
 	if j.osThreadID != 0 {
 		j.threadCPU = threadCPUTime(j.osThreadID)
+	}
+	if !observed {
+		j.mu.Unlock()
+		return
 	}
 	ev := j.eventLocked(EventComplete, now)
 	ev.Percent, ev.Step, ev.Total, ev.Message = last.percent, last.step, last.total, last.message
@@ -306,10 +373,14 @@ func (j *job) stopped() {
 	j.publishMu.Lock()
 	j.mu.Lock()
 	j.alive = false
-	ev := j.eventLocked(EventWorkerStopped, time.Now())
-	ev.Duration = j.runningLocked(ev.Time)
-	j.mu.Unlock()
-	j.r.publish(ev)
+	if j.r.observed() {
+		ev := j.eventLocked(EventWorkerStopped, time.Now())
+		ev.Duration = j.runningLocked()
+		j.mu.Unlock()
+		j.r.publish(ev)
+	} else {
+		j.mu.Unlock()
+	}
 	j.publishMu.Unlock()
 	j.cancel(nil) // release the context's resources
 	j.r.retire(j)
@@ -337,15 +408,15 @@ func panicStack(stack []byte) []byte {
 	return append(append(header, '\n'), after...)
 }
 
-// outcome classifies how a job ended.
-func outcome(ctx context.Context, err error, panicErr *PanicError) (State, error) {
+// outcome classifies how a job ended. cause is why its context was
+// canceled before Run returned, or nil.
+func outcome(cause, err error, panicErr *PanicError) (State, error) {
 	switch {
 	case panicErr != nil:
 		return StateFailed, panicErr
 	case err == nil:
 		return StateSucceeded, nil
-	case ctx.Err() != nil:
-		cause := context.Cause(ctx)
+	case cause != nil:
 		if errors.Is(err, cause) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return StateCanceled, cause
 		}
@@ -360,7 +431,7 @@ func outcome(ctx context.Context, err error, panicErr *PanicError) (State, error
 func (j *job) requestCancel(cause error) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.state.Terminal() {
+	if j.hasReturned {
 		return ErrJobDone
 	}
 	if !j.canceled {
@@ -396,6 +467,9 @@ func (h *Handle) Done() <-chan struct{} { return h.j.done }
 // ctx's error and the job runs on; use Done and Status to tell the two
 // apart when that matters.
 func (h *Handle) Wait(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	select {
 	case <-h.j.done:
 		return h.Status().Err
@@ -407,7 +481,8 @@ func (h *Handle) Wait(ctx context.Context) error {
 // Cancel cancels the job's context with cause (ErrCanceled when cause is
 // nil), which the job sees as context.Cause(ctx). It does not wait for the
 // job to return. Canceling again is a no-op that keeps the first cause;
-// canceling a job that has ended returns ErrJobDone.
+// canceling a job whose Run has already returned returns ErrJobDone and
+// changes nothing.
 func (h *Handle) Cancel(cause error) error {
 	if cause == nil {
 		cause = ErrCanceled

@@ -13,6 +13,9 @@ const (
 	DefaultBuffer           = 64
 	DefaultBacklog          = 10_000
 	DefaultHistoryLimit     = 1_000
+	// MaxBuffer is the largest channel buffer a subscription accepts: the
+	// buffer is allocated up front, a few hundred bytes an event.
+	MaxBuffer = 1 << 16
 	// MaxNameLen is the longest job name Start accepts, in bytes.
 	MaxNameLen = 256
 )
@@ -144,11 +147,13 @@ func WithEvents(opts ...SubscribeOption) Option {
 }
 
 // WithBuffer sets the capacity of the subscription's channel (default
-// DefaultBuffer). Zero makes it unbuffered; a negative size is an error.
+// DefaultBuffer). Zero makes it unbuffered; a size below zero or above
+// MaxBuffer is an error (the backlog, WithBacklog, is the place for a
+// large bound: it holds only what is pending).
 func WithBuffer(n int) SubscribeOption {
 	return subscribeOption(func(c *subscriptionConfig) error {
-		if n < 0 {
-			return fmt.Errorf("%w: buffer %d is negative", ErrInvalidOption, n)
+		if n < 0 || n > MaxBuffer {
+			return fmt.Errorf("%w: buffer %d is outside [0, %d]", ErrInvalidOption, n, MaxBuffer)
 		}
 		c.buffer = n
 		return nil

@@ -69,14 +69,11 @@ type progressValues struct {
 	step    int64
 	total   int64
 	message string
-	rate    float64
-	eta     time.Duration
 }
 
-// readProgressLocked reads the job's progress. For a running job it reads
-// the live values; once the job has ended, the values frozen at its end.
-// running is the time the job has been running, for rate and ETA.
-func (j *job) readProgressLocked(running time.Duration) progressValues {
+// readProgressLocked reads the job's progress: for a running job the live
+// values, once the job has ended the values frozen at its end.
+func (j *job) readProgressLocked() progressValues {
 	if j.state.Terminal() {
 		return j.final
 	}
@@ -85,24 +82,40 @@ func (j *job) readProgressLocked(running time.Duration) progressValues {
 		total:   max(j.total.Load(), 0),
 		message: j.message,
 	}
-	units := float64(v.step)
 	if v.total > 0 {
 		v.step = min(v.step, v.total)
-		units = float64(v.step)
-		v.percent = 100 * units / float64(v.total)
+		v.percent = 100 * float64(v.step) / float64(v.total)
 	} else {
 		v.percent = math.Min(math.Max(math.Float64frombits(j.percent.Load()), 0), 100)
-		if v.step == 0 {
-			units = v.percent
-		}
-	}
-	// Rate and ETA are averages over the run so far: honest for the steady
-	// loops of training, and free of any state on the hot path.
-	if secs := running.Seconds(); secs > 0 && units > 0 {
-		v.rate = units / secs
-		if done := v.percent / 100; done > 0 && done < 1 {
-			v.eta = time.Duration(float64(running) * (1 - done) / done)
-		}
 	}
 	return v
+}
+
+// estimateLocked sets the job's rate and ETA from its progress p after
+// running for the given time. The Runner calls it at every progress
+// interval and when the job ends, never on the job's hot path.
+//
+// Both are averages over the run so far: honest for the steady loops of
+// training, and free of any state the job would have to update. The rate
+// counts steps, or percent when the job reports no steps.
+func (j *job) estimateLocked(p progressValues, running time.Duration) {
+	j.rate, j.eta = 0, 0
+	secs := running.Seconds()
+	if secs <= 0 {
+		return
+	}
+	units := float64(p.step)
+	if p.total == 0 && p.step == 0 {
+		units = p.percent
+	}
+	if units > 0 {
+		j.rate = units / secs
+	}
+	if done := p.percent / 100; done > 0 && done < 1 {
+		// Far from the end of a long run the estimate can pass what a
+		// Duration holds (292 years): that is unknown, not negative.
+		if eta := float64(running) * (1 - done) / done; eta < math.MaxInt64 {
+			j.eta = time.Duration(eta)
+		}
+	}
 }

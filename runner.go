@@ -56,6 +56,7 @@ type Runner struct {
 	subs      []*Subscription
 
 	lossless  atomic.Int32 // number of lossless subscriptions
+	listeners atomic.Int32 // number of subscriptions
 	admission admission
 }
 
@@ -88,6 +89,9 @@ func NewRunner(opts ...Option) (*Runner, error) {
 // ErrInvalidOption for bad arguments, ErrRunnerClosed after Shutdown, and
 // ctx's cause if ctx ends first.
 func (r *Runner) Start(ctx context.Context, name string, work Job, opts ...JobOption) (*Handle, error) {
+	if ctx == nil {
+		return nil, ErrNilContext
+	}
 	if work == nil {
 		return nil, ErrNilJob
 	}
@@ -107,7 +111,7 @@ func (r *Runner) Start(ctx context.Context, name string, work Job, opts ...JobOp
 	if err := r.admit(ctx); err != nil {
 		return nil, err
 	}
-	id, err := uuid.NewRandom()
+	id, err := newJobID()
 	if err != nil {
 		return nil, fmt.Errorf("bgjob: making a job id: %w", err)
 	}
@@ -122,6 +126,8 @@ func (r *Runner) Start(ctx context.Context, name string, work Job, opts ...JobOp
 		done:       make(chan struct{}),
 		state:      StateQueued,
 	}
+	j.handle.j = j
+	j.progress.j = j
 
 	r.mu.Lock()
 	if r.closed {
@@ -136,15 +142,17 @@ func (r *Runner) Start(ctx context.Context, name string, work Job, opts ...JobOp
 	r.startProgressLoopLocked()
 	r.mu.Unlock()
 
-	j.publishMu.Lock()
-	j.mu.Lock()
-	ev := j.eventLocked(EventInfo, time.Now())
-	j.mu.Unlock()
-	r.publish(ev)
-	j.publishMu.Unlock()
+	if r.observed() {
+		j.publishMu.Lock()
+		j.mu.Lock()
+		ev := j.eventLocked(EventInfo, time.Now())
+		j.mu.Unlock()
+		r.publish(ev)
+		j.publishMu.Unlock()
+	}
 
 	go j.run(jobCtx)
-	return &Handle{j: j}, nil
+	return &j.handle, nil
 }
 
 // validName reports why name cannot name a job, if it cannot.
@@ -172,6 +180,8 @@ func validName(name string) error {
 // for it. Every call returns the same channel. The Runner closes it after
 // Shutdown, once every job has ended and its last event has been received;
 // called for the first time after Shutdown, Events returns a closed channel.
+// A reader that stops reading before the channel is closed must call
+// CloseEvents, as it would Subscription.Close.
 func (r *Runner) Events() <-chan Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -185,6 +195,18 @@ func (r *Runner) Events() <-chan Event {
 		}
 	}
 	return r.events.Events()
+}
+
+// CloseEvents ends the default subscription (see Events and
+// Subscription.Close): events still queued are discarded and the channel
+// is closed. It is a no-op if Events was never called.
+func (r *Runner) CloseEvents() {
+	r.mu.Lock()
+	s := r.events
+	r.mu.Unlock()
+	if s != nil {
+		s.Close()
+	}
 }
 
 // Subscribe adds a subscriber that receives every event published from
@@ -208,6 +230,7 @@ func (r *Runner) Subscribe(opts ...SubscribeOption) (*Subscription, error) {
 func (r *Runner) addSubscriptionLocked(s *Subscription) {
 	r.publishMu.Lock()
 	r.subs = append(r.subs, s)
+	r.listeners.Store(int32(len(r.subs)))
 	r.publishMu.Unlock()
 	if s.policy == Lossless {
 		r.lossless.Add(1)
@@ -222,11 +245,18 @@ func (r *Runner) unsubscribe(s *Subscription) {
 		return
 	}
 	r.subs = slices.Delete(r.subs, i, i+1)
+	r.listeners.Store(int32(len(r.subs)))
 	if s.policy == Lossless {
 		r.lossless.Add(-1)
 		r.admission.signal() // a Start waiting on s can go on
 	}
 }
+
+// observed reports whether anyone subscribes, so that a Runner nobody
+// listens to does not build events. A subscription made while an event is
+// being decided on may miss it, as it misses everything published before
+// it was made.
+func (r *Runner) observed() bool { return r.listeners.Load() > 0 }
 
 // publish gives ev its sequence number and queues it for every subscriber.
 // It never waits for a reader.
@@ -336,7 +366,7 @@ func (r *Runner) progressLoop(stop <-chan struct{}) {
 		}
 		r.mu.Unlock()
 		for _, j := range batch {
-			j.flushProgress()
+			j.tick()
 		}
 		clear(batch) // drop the references so finished jobs can be freed
 		batch = batch[:0]
@@ -382,6 +412,7 @@ func (r *Runner) finalizeLocked() {
 		s.sink.Finish()
 	}
 	r.subs = nil
+	r.listeners.Store(0)
 	r.lossless.Store(0)
 }
 
@@ -396,6 +427,9 @@ func (r *Runner) finalizeLocked() {
 // ended. Shutdown may be called more than once, each call waiting as the
 // first does; the Runner cannot be started again.
 func (r *Runner) Shutdown(ctx context.Context) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	r.mu.Lock()
 	if !r.closed {
 		r.closed = true
@@ -423,11 +457,13 @@ func (r *Runner) Shutdown(ctx context.Context) error {
 			stuck = append(stuck, st)
 		}
 	}
-	select {
-	case <-r.allDone:
+	if len(stuck) == 0 {
+		// Every job has stopped and is only handing itself to the
+		// history, which never blocks: wait for that rather than report
+		// a failure that names nobody.
+		<-r.allDone
 		r.workers.Wait()
 		return nil
-	default:
 	}
 	return &ShutdownError{Err: ctx.Err(), Jobs: stuck}
 }
@@ -461,10 +497,9 @@ func (r *Runner) GetStatus() RunnerStatus {
 		Jobs:      make([]JobStatus, len(jobs)),
 		Closed:    closed,
 	}
-	now := time.Now()
 	for i, j := range jobs {
 		j.mu.Lock()
-		st.Jobs[i] = j.statusLocked(now)
+		st.Jobs[i] = j.statusLocked()
 		j.mu.Unlock()
 		if i < nLive {
 			// Finished jobs are counted from finished below, each once.

@@ -443,11 +443,14 @@ func TestEventsAfterShutdownIsClosed(t *testing.T) {
 
 func TestDurationAndStatusWhileRunning(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r, err := bgjob.NewRunner()
+		r, err := bgjob.NewRunner() // estimates every 100ms
 		require.NoError(t, err)
 		defer r.Shutdown(context.Background())
+		// Steps land at 150ms, 250ms, …: never at the instant of an
+		// estimate.
 		h, err := r.Start(t.Context(), "timed", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
 			p.SetTotal(100)
+			time.Sleep(50 * time.Millisecond)
 			for range 100 {
 				time.Sleep(100 * time.Millisecond)
 				p.Add(1)
@@ -456,19 +459,28 @@ func TestDurationAndStatusWhileRunning(t *testing.T) {
 		}))
 		require.NoError(t, err)
 
-		time.Sleep(2*time.Second + 50*time.Millisecond)
+		time.Sleep(2025 * time.Millisecond)
 		st := h.Status()
 		assert.Equal(t, bgjob.StateRunning, st.State)
+		assert.Equal(t, int64(19), st.Step, "progress is live")
+		assert.Equal(t, 19.0, st.Percent)
+		assert.Equal(t, 2025*time.Millisecond, st.Duration, "duration is live")
+		// Rate and ETA are averages over the run, estimated at each
+		// interval: the last estimate was at 2s, after 19 steps.
+		assert.InDelta(t, 19/2.0, st.Rate, 1e-9)
+		ran, done := float64(2*time.Second), 0.19
+		assert.Equal(t, time.Duration(ran*(1-done)/done), st.ETA)
+
+		time.Sleep(100 * time.Millisecond)
+		st = h.Status()
 		assert.Equal(t, int64(20), st.Step)
-		assert.Equal(t, 20.0, st.Percent)
-		assert.Equal(t, 2*time.Second+50*time.Millisecond, st.Duration)
-		assert.InDelta(t, 20/2.05, st.Rate, 1e-9, "steps per second over the run")
-		assert.Equal(t, time.Duration(float64(st.Duration)*0.8/0.2), st.ETA)
+		assert.InDelta(t, 20/2.1, st.Rate, 1e-9)
 
 		require.NoError(t, h.Wait(t.Context()))
 		st = h.Status()
-		assert.Equal(t, 10*time.Second, st.Duration)
+		assert.Equal(t, 10050*time.Millisecond, st.Duration)
 		assert.Equal(t, time.Duration(0), st.ETA)
+		assert.InDelta(t, 100/10.05, st.Rate, 1e-9, "the final rate is over the whole run")
 	})
 }
 

@@ -70,8 +70,10 @@ func (s *Subscription) Stats() SubscriptionStats {
 func (s *Subscription) Policy() Policy { return s.policy }
 
 // Close ends the subscription: events still queued are discarded and the
-// channel is closed promptly, even if the reader stopped reading. It is
-// safe to call more than once. A reader that stops reading before the
+// channel is closed promptly, even if the reader stopped reading; events
+// already in the channel's buffer can still be received. At most one more
+// event may arrive if the reader is receiving while Close runs. It is safe
+// to call more than once. A reader that stops reading before the
 // channel is closed must call Close to release what the subscription holds.
 func (s *Subscription) Close() {
 	s.r.unsubscribe(s)

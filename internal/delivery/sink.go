@@ -271,7 +271,7 @@ func (s *Sink[K, T]) dropLocked(seq uint64) {
 // takes values a batch at a time, so that a reader keeping up with a fast
 // producer costs one lock per batch rather than one per value.
 func (s *Sink[K, T]) pump() {
-	batch := make([]sendItem[T], 0, batchSize)
+	var batch []sendItem[T] // grows to batchSize only for a reader far behind
 	for {
 		s.mu.Lock()
 		s.held.Store(0) // after Close, what was held is discarded
@@ -323,10 +323,17 @@ func (s *Sink[K, T]) pump() {
 // send delivers batch in order, stopping early if the Sink is closed.
 func (s *Sink[K, T]) send(batch []sendItem[T]) {
 	for i := range batch {
+		// Look at stop first: when both are ready, select picks at
+		// random, and a closed Sink should send no more.
+		select {
+		case <-s.stop:
+			return // Close discarded the rest
+		default:
+		}
 		select {
 		case s.out <- batch[i].v:
 		case <-s.stop:
-			return // Close discarded the rest
+			return
 		}
 		s.held.Add(-1)
 		s.delivered.Add(1)
