@@ -625,6 +625,16 @@ func TestBadInput(t *testing.T) {
 		{"zero progress interval", func() error { _, err := bgjob.NewRunner(bgjob.WithProgressInterval(0)); return err }, bgjob.ErrInvalidOption},
 		{"negative history", func() error { _, err := bgjob.NewRunner(bgjob.WithHistoryLimit(-1)); return err }, bgjob.ErrInvalidOption},
 		{"negative buffer", func() error { _, err := r.Subscribe(bgjob.WithBuffer(-1)); return err }, bgjob.ErrInvalidOption},
+		{"huge buffer", func() error { _, err := r.Subscribe(bgjob.WithBuffer(1 << 50)); return err }, bgjob.ErrInvalidOption},
+		{"huge default buffer", func() error {
+			_, err := bgjob.NewRunner(bgjob.WithEvents(bgjob.WithBuffer(bgjob.MaxBuffer + 1)))
+			return err
+		}, bgjob.ErrInvalidOption},
+		{"nil start context", func() error {
+			var nilCtx context.Context
+			_, err := r.Start(nilCtx, "x", bgjob.JobFunc(succeed))
+			return err
+		}, bgjob.ErrNilContext},
 		{"zero backlog", func() error { _, err := r.Subscribe(bgjob.WithBacklog(0)); return err }, bgjob.ErrInvalidOption},
 		{"unknown policy", func() error { _, err := r.Subscribe(bgjob.WithPolicy(0)); return err }, bgjob.ErrInvalidOption},
 		{"bad default subscription", func() error {
@@ -643,6 +653,50 @@ func TestBadInput(t *testing.T) {
 	// A name of exactly the limit is fine.
 	h := start(t, r, strings.Repeat("n", bgjob.MaxNameLen), succeed)
 	assert.NoError(t, waitJob(t, h))
+}
+
+func TestNilContextsAreBackground(t *testing.T) {
+	r, err := bgjob.NewRunner()
+	require.NoError(t, err)
+	h := start(t, r, "j", succeed)
+	var nilCtx context.Context
+	assert.NoError(t, h.Wait(nilCtx))
+	assert.NoError(t, r.Shutdown(nilCtx))
+}
+
+func TestCloseEventsReleasesAnUnreadChannel(t *testing.T) {
+	r, err := bgjob.NewRunner()
+	require.NoError(t, err)
+	r.CloseEvents() // before Events: a no-op
+	events := r.Events()
+	for range 200 {
+		waitJob(t, start(t, r, "unread", succeed))
+	}
+	r.CloseEvents()
+	require.NoError(t, r.Shutdown(context.Background()))
+	for range events {
+	}
+}
+
+func TestETAFarFromTheEndIsUnknownNotNegative(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, err := bgjob.NewRunner()
+		require.NoError(t, err)
+		defer r.Shutdown(context.Background())
+		h, err := r.Start(t.Context(), "enormous", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+			p.SetTotal(1e12)
+			p.SetStep(1)
+			<-ctx.Done()
+			return ctx.Err()
+		}))
+		require.NoError(t, err)
+		time.Sleep(time.Hour)
+		st := h.Status()
+		assert.Zero(t, st.ETA)
+		assert.Positive(t, st.Rate)
+		h.Cancel(nil)
+		h.Wait(t.Context())
+	})
 }
 
 func TestUnknownJob(t *testing.T) {
