@@ -42,7 +42,6 @@ type Runner struct {
 	closed       bool
 	live         map[uuid.UUID]*job
 	history      ring.Queue[*job]
-	historyIndex map[uuid.UUID]*job
 	finished     [len(stateNames)]int // finished jobs by final state, over the Runner's life
 	nextWorkerID int64
 	loopStop     chan struct{} // non-nil while the progress loop runs
@@ -73,7 +72,6 @@ func NewRunner(opts ...Option) (*Runner, error) {
 		closing:      make(chan struct{}),
 		allDone:      make(chan struct{}),
 		live:         make(map[uuid.UUID]*job),
-		historyIndex: make(map[uuid.UUID]*job),
 	}, nil
 }
 
@@ -386,10 +384,8 @@ func (r *Runner) retire(j *job) {
 	r.finished[state]++
 	if r.cfg.historyLimit > 0 {
 		r.history.Push(j)
-		r.historyIndex[j.id] = j
 		if r.history.Len() > r.cfg.historyLimit {
-			old, _ := r.history.Pop()
-			delete(r.historyIndex, old.id)
+			r.history.Pop()
 		}
 	}
 	if r.closed && len(r.live) == 0 {
@@ -515,13 +511,25 @@ func (r *Runner) GetStatus() RunnerStatus {
 	return st
 }
 
+// findFinishedLocked looks for a finished job in the history, newest
+// first. A scan of the bounded history costs less, over a Runner's life,
+// than keeping an index up to date at every job's end.
+func (r *Runner) findFinishedLocked(id uuid.UUID) (*job, bool) {
+	for pos := r.history.Head() + uint64(r.history.Len()); pos > r.history.Head(); pos-- {
+		if j := *r.history.At(pos - 1); j.id == id {
+			return j, true
+		}
+	}
+	return nil, false
+}
+
 // JobStatus returns the status of the job with the given id, live or among
 // the finished jobs the Runner remembers, or ErrUnknownJob.
 func (r *Runner) JobStatus(id uuid.UUID) (JobStatus, error) {
 	r.mu.Lock()
 	j, ok := r.live[id]
 	if !ok {
-		j, ok = r.historyIndex[id]
+		j, ok = r.findFinishedLocked(id)
 	}
 	r.mu.Unlock()
 	if !ok {
