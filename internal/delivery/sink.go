@@ -321,10 +321,23 @@ func (s *Sink[K, T]) pump() {
 }
 
 // send delivers batch in order, stopping early if the Sink is closed.
+//
+// While the reader keeps up, a value goes in with a non-blocking send and
+// the counters are settled once for the run of such sends; they are
+// settled before every wait, so that they are exact whenever the pump is
+// blocked on a slow reader.
 func (s *Sink[K, T]) send(batch []sendItem[T]) {
+	var sent, counted int64
+	settle := func() {
+		if sent > 0 {
+			s.held.Add(-sent)
+			s.delivered.Add(uint64(sent))
+			s.release(counted)
+			sent, counted = 0, 0
+		}
+	}
+	defer settle()
 	for i := range batch {
-		// Look at stop first: when both are ready, select picks at
-		// random, and a closed Sink should send no more.
 		select {
 		case <-s.stop:
 			return // Close discarded the rest
@@ -332,13 +345,19 @@ func (s *Sink[K, T]) send(batch []sendItem[T]) {
 		}
 		select {
 		case s.out <- batch[i].v:
-		case <-s.stop:
-			return
+		default:
+			settle()
+			// Look at stop again: when both are ready, select picks at
+			// random, and a closed Sink should send no more.
+			select {
+			case s.out <- batch[i].v:
+			case <-s.stop:
+				return
+			}
 		}
-		s.held.Add(-1)
-		s.delivered.Add(1)
+		sent++
 		if batch[i].counted {
-			s.sent()
+			counted++
 		}
 	}
 }
@@ -349,11 +368,15 @@ type sendItem[T any] struct {
 	counted bool
 }
 
-// sent lowers the backlog after a counted value was delivered, and tells a
-// producer waiting on a full Lossless Sink when it falls below the bound.
-func (s *Sink[K, T]) sent() {
-	n := s.backlog.Add(-1)
-	if n == int64(s.cfg.Backlog)-1 && s.cfg.Policy == Lossless && s.cfg.OnSpace != nil {
+// release lowers the backlog by n delivered values, and tells a producer
+// waiting on a full Lossless Sink when it falls below the bound.
+func (s *Sink[K, T]) release(n int64) {
+	if n == 0 {
+		return
+	}
+	bound := int64(s.cfg.Backlog)
+	after := s.backlog.Add(-n)
+	if after < bound && after+n >= bound && s.cfg.Policy == Lossless && s.cfg.OnSpace != nil {
 		s.cfg.OnSpace()
 	}
 }

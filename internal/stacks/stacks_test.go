@@ -1,0 +1,61 @@
+package stacks
+
+import (
+	"context"
+	"runtime/pprof"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const profile = `goroutine profile: total 4
+1 @ 0x1 0x2
+# labels: {"job":"a", "name":"first"}
+#	0x1	main.work+0x1	/src/main.go:10
+#	0x2	main.run+0x2	/src/main.go:20
+
+2 @ 0x3
+# labels: {"job":"ab"}
+#	0x3	main.other+0x3	/src/main.go:30
+
+1 @ 0x4
+#	0x4	main.unlabelled+0x4	/src/main.go:40
+`
+
+func TestFilter(t *testing.T) {
+	got := Filter(profile, "job", "a")
+	assert.Contains(t, got, "main.work")
+	assert.NotContains(t, got, "main.other", "a longer value does not match")
+	assert.NotContains(t, got, "main.unlabelled")
+
+	assert.Contains(t, Filter(profile, "job", "ab"), "main.other")
+	assert.Contains(t, Filter(profile, "name", "first"), "main.run")
+	assert.Empty(t, Filter(profile, "job", "zzz"))
+	assert.Empty(t, Filter(profile, "jo", "a"), "a shorter key does not match")
+	assert.Empty(t, Filter("", "job", "a"))
+}
+
+func TestLabelledFindsALiveGoroutine(t *testing.T) {
+	release := make(chan struct{})
+	parked := make(chan struct{})
+	done := make(chan struct{})
+	go pprof.Do(context.Background(), pprof.Labels("stacks_test", "needle"), func(context.Context) {
+		close(parked)
+		waitHere(release)
+		close(done)
+	})
+	<-parked
+	got, err := Labelled("stacks_test", "needle")
+	close(release)
+	<-done
+	require.NoError(t, err)
+	assert.Contains(t, got, "waitHere")
+	assert.True(t, strings.HasPrefix(got, "1 @ "), got)
+}
+
+func waitHere(c <-chan struct{}) { <-c }
