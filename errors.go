@@ -1,6 +1,7 @@
 package bgjob
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -34,6 +35,22 @@ var (
 	// ErrJobDone is returned by Handle.Cancel when the job has already
 	// returned.
 	ErrJobDone = errors.New("bgjob: job already finished")
+
+	// ErrQueueFull is returned by Start when the queue of jobs waiting for
+	// a worker holds WithMaxQueued jobs already.
+	ErrQueueFull = errors.New("bgjob: job queue is full")
+
+	// ErrNotRunning is returned by Pause and Resume for a job that is
+	// queued, canceling, abandoned or finished.
+	ErrNotRunning = errors.New("bgjob: job is not running")
+
+	// ErrNotPaused is returned by Resume for a running job that was not
+	// asked to pause.
+	ErrNotPaused = errors.New("bgjob: job is not paused")
+
+	// ErrTimeout is the cause given to the context of a job that ran past
+	// its timeout (WithTimeout). It wraps context.DeadlineExceeded.
+	ErrTimeout = fmt.Errorf("bgjob: job timed out: %w", context.DeadlineExceeded)
 
 	// ErrUnknownJob is returned by Runner.JobStatus for an id the Runner
 	// does not know or no longer remembers.

@@ -17,19 +17,40 @@ const (
 	// EventInfo: the Runner accepted the job. Carries the worker id and
 	// name and the process id. Always the first event of a job.
 	EventInfo EventType = iota + 1
+	// EventQueued: the job waits for a worker, because WithMaxRunning jobs
+	// already run. Carries its place in the queue (QueuePosition, 1 is
+	// next). Comes right after EventInfo, for queued jobs only.
+	EventQueued
 	// EventWorkerStarted: the job's goroutine is running. Carries the start
-	// time.
+	// time and, for a job that was queued, QueueWait.
 	EventWorkerStarted
 	// EventProgress: the job reported progress. Carries percent, step,
 	// total, message, rate and ETA. Progress events are rate limited and
 	// coalesced (see WithProgressInterval); the last one before
 	// EventComplete is always published.
 	EventProgress
+	// EventPaused: the job parked at a checkpoint after a pause request.
+	EventPaused
+	// EventResumed: the job left its checkpoint after Resume. Carries the
+	// length of that pause in Paused.
+	EventResumed
+	// EventStalled: the job reported no progress for the stall timeout
+	// (WithStallTimeout). Stack holds the stacks of the goroutines that
+	// carry the job's pprof labels.
+	EventStalled
+	// EventUnstalled: a stalled job reported progress again.
+	EventUnstalled
+	// EventAbandoned: the job ignored its cancellation for longer than the
+	// grace period (WithCancelGrace); it may still be running, but the
+	// Runner no longer waits for it.
+	EventAbandoned
 	// EventComplete: the job ended. Carries the state (succeeded, failed or
-	// canceled), the duration, the error and, for a panic, the stack.
+	// canceled), the duration, the queue wait, the time paused, the error
+	// and, for a panic, the stack.
 	EventComplete
-	// EventWorkerStopped: the job's goroutine has returned. Always the last
-	// event of a job.
+	// EventWorkerStopped: the job's goroutine has returned (or, for a job
+	// canceled while queued, will never start). Always the last event of a
+	// job.
 	EventWorkerStopped
 	// EventLagged is not about a job: it tells one subscriber that it fell
 	// behind and lost the events with sequence numbers LagFirst to LagLast.
@@ -38,8 +59,14 @@ const (
 
 var eventTypeNames = [...]string{
 	EventInfo:          "info",
+	EventQueued:        "queued",
 	EventWorkerStarted: "worker_started",
 	EventProgress:      "progress",
+	EventPaused:        "paused",
+	EventResumed:       "resumed",
+	EventStalled:       "stalled",
+	EventUnstalled:     "unstalled",
+	EventAbandoned:     "abandoned",
 	EventComplete:      "complete",
 	EventWorkerStopped: "worker_stopped",
 	EventLagged:        "lagged",
@@ -106,10 +133,19 @@ type Event struct {
 	Rate    float64
 	ETA     time.Duration
 
+	// QueuePosition is the job's place in the queue (EventQueued).
+	QueuePosition int
+	// QueueWait is how long the job waited for a worker
+	// (EventWorkerStarted, EventComplete).
+	QueueWait time.Duration
 	// StartTime is when the worker started (from EventWorkerStarted on).
 	StartTime time.Time
-	// Duration is the run time (EventComplete, EventWorkerStopped).
+	// Duration is the run time, not counting pauses (EventProgress,
+	// EventComplete, EventWorkerStopped).
 	Duration time.Duration
+	// Paused is the time spent paused: in the pause that just ended
+	// (EventResumed), in all pauses (EventComplete).
+	Paused time.Duration
 	// ThreadCPU is the CPU time of the job's locked OS thread
 	// (EventComplete, LockOSThread only).
 	ThreadCPU time.Duration
@@ -157,9 +193,12 @@ type eventJSON struct {
 	Total           int64     `json:"total,omitempty"`
 	Rate            float64   `json:"rate,omitempty"`
 	ETASeconds      float64   `json:"eta_seconds,omitempty"`
+	QueuePosition   int       `json:"queue_position,omitempty"`
+	QueueWait       float64   `json:"queue_wait_seconds,omitempty"`
 	StartTime       time.Time `json:"start_time,omitzero"`
 	Success         *bool     `json:"success,omitempty"`
 	DurationSeconds float64   `json:"duration_seconds,omitempty"`
+	PausedSeconds   float64   `json:"paused_seconds,omitempty"`
 	ThreadCPU       float64   `json:"thread_cpu_seconds,omitempty"`
 	Error           string    `json:"error,omitempty"`
 	Traceback       string    `json:"traceback,omitempty"`
@@ -177,6 +216,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		ProcessID: e.ProcessID, OSThreadID: e.OSThreadID, IsAlive: e.Alive, State: e.State,
 		Message: e.Message, Percent: e.Percent, Step: e.Step, Total: e.Total, Rate: e.Rate,
 		ETASeconds: e.ETA.Seconds(), StartTime: e.StartTime,
+		QueuePosition: e.QueuePosition, QueueWait: e.QueueWait.Seconds(), PausedSeconds: e.Paused.Seconds(),
 		DurationSeconds: e.Duration.Seconds(), ThreadCPU: e.ThreadCPU.Seconds(),
 		Traceback: e.Stack, LagFirst: e.LagFirst, LagLast: e.LagLast,
 	}
@@ -203,6 +243,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		ProcessID: w.ProcessID, OSThreadID: w.OSThreadID, Alive: w.IsAlive, State: w.State,
 		Message: w.Message, Percent: w.Percent, Step: w.Step, Total: w.Total, Rate: w.Rate,
 		ETA: seconds(w.ETASeconds), StartTime: w.StartTime,
+		QueuePosition: w.QueuePosition, QueueWait: seconds(w.QueueWait), Paused: seconds(w.PausedSeconds),
 		Duration: seconds(w.DurationSeconds), ThreadCPU: seconds(w.ThreadCPU),
 		Stack: w.Traceback, LagFirst: w.LagFirst, LagLast: w.LagLast,
 	}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/bgjob/bgjob/internal/stacks"
 )
 
 // Job is work the Runner runs in the background.
@@ -67,8 +69,19 @@ type job struct {
 	workerID   int64
 	fn         Job
 	lockThread bool
-	cancel     context.CancelCauseFunc
-	done       chan struct{} // closed after worker_stopped is published
+	timeout    time.Duration
+	priority   int
+	order      uint64 // Start order, to keep the queue first in, first out
+	// ctx is the job's own context, made by Start. It is kept here, where
+	// a context usually should not be, because a queued job has no
+	// goroutine to hold it until it leaves the queue.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	done   chan struct{} // closed after worker_stopped is published
+
+	// queueIndex is the job's index in the Runner's queue, -1 when it is
+	// not queued. Guarded by Runner.mu.
+	queueIndex int
 
 	// The hot progress values, written by the job without a lock. They sit
 	// on their own cache line so that status readers taking mu do not slow
@@ -77,7 +90,10 @@ type job struct {
 	step    atomic.Int64
 	total   atomic.Int64
 	percent atomic.Uint64 // math.Float64bits
-	_       [64]byte
+	// pauseRequested is what Checkpoint looks at on the hot path; it is
+	// written under mu.
+	pauseRequested atomic.Bool
+	_              [64]byte
 
 	// publishMu keeps this job's events in order: whoever publishes for the
 	// job holds it from the decision to publish until the event is queued
@@ -105,6 +121,18 @@ type job struct {
 	rate           float64        // see estimateLocked
 	eta            time.Duration
 
+	queuedAt    time.Time
+	queueWait   time.Duration
+	resume      chan struct{} // closed by Resume; non-nil while a pause is wanted
+	pausedSince time.Time     // non-zero while parked at a checkpoint
+	pausedTotal time.Duration
+	stalled     bool
+	lastChange  time.Time    // when the progress loop last saw progress change
+	tickMark    progressMark // the progress it saw then
+	abandoned   bool
+	timer       *time.Timer // the timeout, while the job runs
+	graceTimer  *time.Timer // the grace after a cancel, see WithCancelGrace
+
 	// handle and progress are handed out by pointer; keeping them here
 	// saves an allocation each per job.
 	handle   Handle
@@ -128,29 +156,45 @@ func (j *job) markLocked() progressMark {
 	}
 }
 
-// runningLocked returns how long the job has run, as of now. It reads
-// only the monotonic clock (time.Since), which costs half a time.Now.
+// runningLocked returns how long the job has run as of now, not counting
+// pauses. It reads only the monotonic clock (time.Since), which costs half
+// a time.Now.
 func (j *job) runningLocked() time.Duration {
-	switch {
-	case j.startTime.IsZero():
+	if j.startTime.IsZero() {
 		return 0
-	case !j.endTime.IsZero():
-		return j.endTime.Sub(j.startTime)
-	default:
-		return time.Since(j.startTime)
 	}
+	if !j.endTime.IsZero() {
+		return j.runningAtLocked(j.endTime)
+	}
+	d := time.Since(j.startTime) - j.pausedTotal
+	if !j.pausedSince.IsZero() {
+		d -= time.Since(j.pausedSince)
+	}
+	return d
 }
 
 // runningAtLocked returns how long the job has run as of now, a time read
-// for an event's timestamp.
+// for an event, not counting pauses.
 func (j *job) runningAtLocked(now time.Time) time.Duration {
 	if j.startTime.IsZero() {
 		return 0
 	}
 	if !j.endTime.IsZero() {
-		return j.endTime.Sub(j.startTime)
+		now = j.endTime
 	}
-	return now.Sub(j.startTime)
+	d := now.Sub(j.startTime) - j.pausedTotal
+	if !j.pausedSince.IsZero() {
+		d -= now.Sub(j.pausedSince)
+	}
+	return d
+}
+
+// pausedLocked returns the time spent paused so far.
+func (j *job) pausedLocked() time.Duration {
+	if j.pausedSince.IsZero() {
+		return j.pausedTotal
+	}
+	return j.pausedTotal + time.Since(j.pausedSince)
 }
 
 // statusLocked returns the job's status as of now.
@@ -174,9 +218,13 @@ func (j *job) statusLocked() JobStatus {
 		Message:    p.message,
 		Rate:       j.rate,
 		ETA:        j.eta,
+		Priority:   j.priority,
+		QueueWait:  j.queueWaitLocked(),
 		StartTime:  j.startTime,
 		EndTime:    j.endTime,
 		Duration:   running,
+		Paused:     j.pausedLocked(),
+		Stalled:    j.stalled,
 		Err:        j.err,
 		Stack:      j.stack,
 	}
@@ -184,6 +232,15 @@ func (j *job) statusLocked() JobStatus {
 		st.ThreadCPU = threadCPUTime(j.osThreadID)
 	}
 	return st
+}
+
+// queueWaitLocked returns how long the job waited, or has waited so far,
+// in the queue.
+func (j *job) queueWaitLocked() time.Duration {
+	if j.state == StateQueued && !j.queuedAt.IsZero() {
+		return time.Since(j.queuedAt)
+	}
+	return j.queueWait
 }
 
 // status returns the job's status now.
@@ -221,37 +278,71 @@ func (j *job) progressEventLocked(now time.Time, p progressValues) *Event {
 	return ev
 }
 
-// tick updates the job's rate and ETA and publishes its progress if it
-// changed since it was last published, the job is still running and
-// someone listens. The Runner's progress loop calls it at every interval.
-func (j *job) tick() {
+// tick updates the job's rate and ETA, detects a stall, and publishes the
+// job's progress if it changed since it was last published and someone
+// listens. The Runner's progress loop calls it at every interval with the
+// time of that interval.
+func (j *job) tick(now time.Time) {
 	j.publishMu.Lock()
 	defer j.publishMu.Unlock()
 	j.mu.Lock()
-	if j.state != StateRunning {
+	if !j.state.working() {
 		j.mu.Unlock()
 		return
 	}
-	now := time.Now()
 	p := j.readProgressLocked()
 	j.estimateLocked(p, j.runningAtLocked(now))
 	mark := j.markLocked()
-	if mark == j.published || !j.r.observed() {
-		j.mu.Unlock()
-		return
+	var stalled, unstalled bool
+	switch limit := j.r.cfg.stallTimeout; {
+	case mark != j.tickMark:
+		j.tickMark, j.lastChange = mark, now
+		unstalled = j.stalled
+		j.stalled = false
+	case limit > 0 && !j.stalled && j.state != StatePaused && now.Sub(j.lastChange) >= limit:
+		j.stalled = true
+		stalled = true
 	}
-	ev := j.progressEventLocked(now, p)
+	observed := j.r.observed()
+	var events []*Event
+	if unstalled && observed {
+		events = append(events, j.eventLocked(EventUnstalled, now))
+	}
+	if mark != j.published && observed {
+		events = append(events, j.progressEventLocked(now, p))
+		j.published = mark
+	}
+	idle := now.Sub(j.lastChange)
 	j.mu.Unlock()
-	j.published = mark
+
+	for _, ev := range events {
+		j.r.publish(ev)
+	}
+	if stalled && observed {
+		j.publishStalled(now, idle)
+	}
+}
+
+// publishStalled publishes EventStalled with the stacks of the job's
+// goroutines. Taking them stops the world for a moment, which a stall (rare
+// by nature) can afford; it is done without the job's mutex held.
+func (j *job) publishStalled(now time.Time, idle time.Duration) {
+	stack, err := stacks.Labelled(LabelJobID, j.id.String())
+	if err != nil {
+		stack = err.Error()
+	}
+	j.mu.Lock()
+	ev := j.eventLocked(EventStalled, now)
+	j.mu.Unlock()
+	ev.Message = "no progress for " + FormatDuration(idle)
+	ev.Stack = stack
 	j.r.publish(ev)
 }
 
 // run is the job's goroutine: it publishes worker_started, runs the job
 // under its pprof labels, and publishes complete and worker_stopped however
 // the job ends, even by runtime.Goexit.
-func (j *job) run(ctx context.Context) {
-	r := j.r
-	defer r.workers.Done()
+func (j *job) run() {
 	if j.lockThread {
 		// Never unlocked: the thread ends with the goroutine, so whatever
 		// the job did to it cannot leak into other goroutines.
@@ -271,7 +362,7 @@ func (j *job) run(ctx context.Context) {
 		j.finish(err, panicErr)
 		j.stopped()
 	}()
-	pprof.Do(ctx, pprof.Labels(LabelJobID, j.id.String(), LabelJobName, j.name), func(ctx context.Context) {
+	pprof.Do(j.ctx, pprof.Labels(LabelJobID, j.id.String(), LabelJobName, j.name), func(ctx context.Context) {
 		defer func() {
 			if v := recover(); v != nil {
 				panicErr = &PanicError{Value: v, Stack: panicStack(debug.Stack())}
@@ -289,10 +380,19 @@ func (j *job) started() {
 	defer j.publishMu.Unlock()
 	j.mu.Lock()
 	now := time.Now()
-	j.state = StateRunning
+	if j.state == StateQueued {
+		j.state = StateRunning
+	} // else canceled on its way out of the queue: it stays canceling
 	j.hasWorker = true
 	j.alive = true
 	j.startTime = now
+	j.lastChange = now
+	if !j.queuedAt.IsZero() {
+		j.queueWait = now.Sub(j.queuedAt)
+	}
+	if j.timeout > 0 {
+		j.timer = time.AfterFunc(j.timeout, func() { _ = j.requestCancel(ErrTimeout) })
+	}
 	if j.lockThread {
 		j.osThreadID = osThreadID()
 	}
@@ -301,6 +401,7 @@ func (j *job) started() {
 		return
 	}
 	ev := j.eventLocked(EventWorkerStarted, now)
+	ev.QueueWait = j.queueWait
 	j.mu.Unlock()
 	j.r.publish(ev)
 }
@@ -345,6 +446,8 @@ func (j *job) finish(err error, panicErr *PanicError) {
 	j.final = last
 	j.state = state
 	j.err = err
+	j.stalled = false
+	stopTimers(j.timer, j.graceTimer)
 	if panicErr != nil {
 		j.stack = string(panicErr.Stack)
 	}
@@ -358,6 +461,7 @@ func (j *job) finish(err error, panicErr *PanicError) {
 	ev := j.eventLocked(EventComplete, now)
 	ev.Percent, ev.Step, ev.Total, ev.Message = last.percent, last.step, last.total, last.message
 	ev.Duration, ev.ThreadCPU, ev.Err, ev.Stack = running, j.threadCPU, j.err, j.stack
+	ev.QueueWait, ev.Paused = j.queueWait, j.pausedTotal
 	j.mu.Unlock()
 
 	if flush {
@@ -425,20 +529,6 @@ func outcome(cause, err error, panicErr *PanicError) (State, error) {
 	default:
 		return StateFailed, err
 	}
-}
-
-// requestCancel cancels the job's context with cause.
-func (j *job) requestCancel(cause error) error {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.hasReturned {
-		return ErrJobDone
-	}
-	if !j.canceled {
-		j.canceled = true
-		j.cancel(cause)
-	}
-	return nil
 }
 
 // Handle is the caller's grip on one started job. Its methods are safe for

@@ -39,6 +39,11 @@ type runnerConfig struct {
 	progressInterval time.Duration
 	historyLimit     int
 	events           []SubscribeOption
+	maxRunning       int // 0: no limit
+	maxQueued        int // 0: no limit
+	defaultTimeout   time.Duration
+	cancelGrace      time.Duration // 0: never abandon
+	stallTimeout     time.Duration // 0: no stall detection
 }
 
 func newRunnerConfig(opts []Option) (runnerConfig, error) {
@@ -83,6 +88,9 @@ func newSubscriptionConfig(opts []SubscribeOption) (subscriptionConfig, error) {
 
 type jobConfig struct {
 	lockThread bool
+	timeout    time.Duration
+	hasTimeout bool
+	priority   int
 }
 
 func newJobConfig(opts []JobOption) (jobConfig, error) {
@@ -134,6 +142,77 @@ func WithHistoryLimit(n int) Option {
 			return fmt.Errorf("%w: history limit %d is negative", ErrInvalidOption, n)
 		}
 		c.historyLimit = n
+		return nil
+	})
+}
+
+// WithMaxRunning limits how many jobs run at once. Jobs started beyond the
+// limit wait in a queue, highest priority first and in the order they were
+// started within a priority (see WithPriority), and run as running jobs end.
+// The limit must be at least 1; without this option there is none.
+func WithMaxRunning(n int) Option {
+	return runnerOption(func(c *runnerConfig) error {
+		if n < 1 {
+			return fmt.Errorf("%w: max running %d must be at least 1", ErrInvalidOption, n)
+		}
+		c.maxRunning = n
+		return nil
+	})
+}
+
+// WithMaxQueued bounds the queue of jobs waiting for a worker (see
+// WithMaxRunning): Start fails at once with ErrQueueFull instead of queueing
+// beyond it. It must be at least 1; without this option the queue is not
+// bounded.
+func WithMaxQueued(n int) Option {
+	return runnerOption(func(c *runnerConfig) error {
+		if n < 1 {
+			return fmt.Errorf("%w: max queued %d must be at least 1", ErrInvalidOption, n)
+		}
+		c.maxQueued = n
+		return nil
+	})
+}
+
+// WithDefaultTimeout sets the timeout of jobs started without WithTimeout.
+// Zero means none (the default); a negative timeout is an error.
+func WithDefaultTimeout(d time.Duration) Option {
+	return runnerOption(func(c *runnerConfig) error {
+		if d < 0 {
+			return fmt.Errorf("%w: default timeout %v is negative", ErrInvalidOption, d)
+		}
+		c.defaultTimeout = d
+		return nil
+	})
+}
+
+// WithCancelGrace sets how long a canceled job may take to return before
+// the Runner reports it abandoned (StateAbandoned, EventAbandoned) and
+// stops waiting for it in Shutdown. Go cannot stop a goroutine, so an
+// abandoned job may well still be running; the Runner says so rather than
+// pretend otherwise. Zero (the default) never abandons a job; a negative
+// grace is an error.
+func WithCancelGrace(d time.Duration) Option {
+	return runnerOption(func(c *runnerConfig) error {
+		if d < 0 {
+			return fmt.Errorf("%w: cancel grace %v is negative", ErrInvalidOption, d)
+		}
+		c.cancelGrace = d
+		return nil
+	})
+}
+
+// WithStallTimeout makes the Runner mark a running job stalled when it has
+// reported no progress for d (checked at every progress interval), with an
+// EventStalled that carries the stacks of the job's goroutines; progress
+// clears the mark, with an EventUnstalled. Paused time does not count. Zero
+// (the default) turns detection off; a negative timeout is an error.
+func WithStallTimeout(d time.Duration) Option {
+	return runnerOption(func(c *runnerConfig) error {
+		if d < 0 {
+			return fmt.Errorf("%w: stall timeout %v is negative", ErrInvalidOption, d)
+		}
+		c.stallTimeout = d
 		return nil
 	})
 }
@@ -192,6 +271,30 @@ func WithPolicy(p Policy) SubscribeOption {
 func LockOSThread() JobOption {
 	return jobOption(func(c *jobConfig) error {
 		c.lockThread = true
+		return nil
+	})
+}
+
+// WithTimeout cancels the job with ErrTimeout as the cause when it has run
+// for d, counted from the start of its worker (time paused included: a
+// timeout is a deadline). Zero means no timeout, even if the Runner has a
+// default (WithDefaultTimeout); a negative timeout is an error.
+func WithTimeout(d time.Duration) JobOption {
+	return jobOption(func(c *jobConfig) error {
+		if d < 0 {
+			return fmt.Errorf("%w: timeout %v is negative", ErrInvalidOption, d)
+		}
+		c.timeout, c.hasTimeout = d, true
+		return nil
+	})
+}
+
+// WithPriority sets the job's priority in the queue (see WithMaxRunning):
+// higher runs first; equal priorities run in the order they were started.
+// The default is 0; negative priorities are allowed.
+func WithPriority(p int) JobOption {
+	return jobOption(func(c *jobConfig) error {
+		c.priority = p
 		return nil
 	})
 }

@@ -36,7 +36,7 @@ type Runner struct {
 	// that, the last live job has retired.
 	closing chan struct{}
 	allDone chan struct{}
-	workers sync.WaitGroup // job goroutines and the progress loop
+	loopDone sync.WaitGroup // the progress loop
 
 	mu           sync.Mutex // guards the fields below
 	closed       bool
@@ -44,6 +44,11 @@ type Runner struct {
 	history      ring.Queue[*job]
 	finished     [len(stateNames)]int // finished jobs by final state, over the Runner's life
 	nextWorkerID int64
+	order        uint64
+	queue        jobQueue // jobs waiting for a worker
+	running      int      // jobs given a worker and not yet retired
+	abandoned    int      // live jobs abandoned after a cancel (see WithCancelGrace)
+	finalized    bool
 	loopStop     chan struct{} // non-nil while the progress loop runs
 	events       *Subscription // behind Events, made on first use
 
@@ -67,16 +72,19 @@ func NewRunner(opts ...Option) (*Runner, error) {
 		return nil, err
 	}
 	return &Runner{
-		cfg:          cfg,
-		pid:          os.Getpid(),
-		closing:      make(chan struct{}),
-		allDone:      make(chan struct{}),
-		live:         make(map[uuid.UUID]*job),
+		cfg:     cfg,
+		pid:     os.Getpid(),
+		closing: make(chan struct{}),
+		allDone: make(chan struct{}),
+		live:    make(map[uuid.UUID]*job),
 	}, nil
 }
 
 // Start starts work in a new goroutine under the given name and returns at
-// once with its handle; it does not wait for the job.
+// once with its handle; it does not wait for the job. With WithMaxRunning
+// jobs already running, the job is queued instead (StateQueued, an
+// EventQueued) and starts when its turn comes; with WithMaxQueued jobs
+// already queued, Start returns ErrQueueFull.
 //
 // The job's context carries ctx's values but not its cancellation or
 // deadline: a job outlives the request that started it. Cancel it through
@@ -120,9 +128,16 @@ func (r *Runner) Start(ctx context.Context, name string, work Job, opts ...JobOp
 		name:       name,
 		fn:         work,
 		lockThread: cfg.lockThread,
+		timeout:    r.cfg.defaultTimeout,
+		priority:   cfg.priority,
+		ctx:        jobCtx,
 		cancel:     cancel,
 		done:       make(chan struct{}),
+		queueIndex: -1,
 		state:      StateQueued,
+	}
+	if cfg.hasTimeout {
+		j.timeout = cfg.timeout
 	}
 	j.handle.j = j
 	j.progress.j = j
@@ -133,23 +148,50 @@ func (r *Runner) Start(ctx context.Context, name string, work Job, opts ...JobOp
 		cancel(nil)
 		return nil, ErrRunnerClosed
 	}
+	queued := r.cfg.maxRunning > 0 && r.running >= r.cfg.maxRunning
+	if queued && r.cfg.maxQueued > 0 && len(r.queue) >= r.cfg.maxQueued {
+		r.mu.Unlock()
+		cancel(nil)
+		return nil, ErrQueueFull
+	}
 	r.nextWorkerID++
-	j.workerID = r.nextWorkerID
+	r.order++
+	j.workerID, j.order = r.nextWorkerID, r.order
+	position := 0
+	if queued {
+		j.queuedAt = time.Now()
+		r.queue.add(j)
+		position = r.queue.position(j)
+	} else {
+		r.running++
+	}
 	r.live[id] = j
-	r.workers.Add(1)
 	r.startProgressLoopLocked()
+	// Hold the job's publishing lock before it can leave the queue, so that
+	// its worker_started (or a cancel's complete) cannot overtake info.
+	j.publishMu.Lock()
 	r.mu.Unlock()
 
 	if r.observed() {
-		j.publishMu.Lock()
 		j.mu.Lock()
-		ev := j.eventLocked(EventInfo, time.Now())
+		now := time.Now()
+		info := j.eventLocked(EventInfo, now)
+		var queuedEv *Event
+		if queued {
+			queuedEv = j.eventLocked(EventQueued, now)
+			queuedEv.QueuePosition = position
+		}
 		j.mu.Unlock()
-		r.publish(ev)
-		j.publishMu.Unlock()
+		r.publish(info)
+		if queuedEv != nil {
+			r.publish(queuedEv)
+		}
 	}
+	j.publishMu.Unlock()
 
-	go j.run(jobCtx)
+	if !queued {
+		go j.run()
+	}
 	return &j.handle, nil
 }
 
@@ -335,7 +377,7 @@ func (r *Runner) startProgressLoopLocked() {
 		return
 	}
 	r.loopStop = make(chan struct{})
-	r.workers.Add(1)
+	r.loopDone.Add(1)
 	go r.progressLoop(r.loopStop)
 }
 
@@ -343,7 +385,7 @@ func (r *Runner) startProgressLoopLocked() {
 // ends at the first tick that finds no live job, or when stop is closed at
 // shutdown, so a Runner with nothing to do has no goroutine.
 func (r *Runner) progressLoop(stop <-chan struct{}) {
-	defer r.workers.Done()
+	defer r.loopDone.Done()
 	t := time.NewTicker(r.cfg.progressInterval)
 	defer t.Stop()
 	var batch []*job
@@ -353,6 +395,7 @@ func (r *Runner) progressLoop(stop <-chan struct{}) {
 			return
 		case <-t.C:
 		}
+		now := time.Now()
 		r.mu.Lock()
 		if len(r.live) == 0 {
 			r.loopStop = nil
@@ -364,39 +407,79 @@ func (r *Runner) progressLoop(stop <-chan struct{}) {
 		}
 		r.mu.Unlock()
 		for _, j := range batch {
-			j.tick()
+			j.tick(now)
 		}
 		clear(batch) // drop the references so finished jobs can be freed
 		batch = batch[:0]
 	}
 }
 
-// retire moves a job whose goroutine is ending from the live set to the
-// history.
+// retire moves a job that has ended from the live set to the history, and
+// gives its worker slot to the next queued job.
 func (r *Runner) retire(j *job) {
 	j.mu.Lock()
-	state := j.state
+	state, hadWorker, abandoned := j.state, j.hasWorker, j.abandoned
 	j.mu.Unlock()
 
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	delete(r.live, j.id)
 	r.finished[state]++
+	if hadWorker {
+		r.running--
+	}
+	if abandoned {
+		r.abandoned--
+	}
 	if r.cfg.historyLimit > 0 {
 		r.history.Push(j)
 		if r.history.Len() > r.cfg.historyLimit {
 			r.history.Pop()
 		}
 	}
-	if r.closed && len(r.live) == 0 {
+	next := r.dispatchLocked()
+	r.finalizeIfDoneLocked()
+	r.mu.Unlock()
+	for _, j := range next {
+		go j.run()
+	}
+}
+
+// dispatchLocked takes from the queue the jobs that now have a worker slot.
+// The caller starts their goroutines once it has let go of the lock.
+func (r *Runner) dispatchLocked() []*job {
+	var next []*job
+	for r.cfg.maxRunning > 0 && r.running < r.cfg.maxRunning && len(r.queue) > 0 {
+		next = append(next, r.queue.next())
+		r.running++
+	}
+	return next
+}
+
+// abandon records that a live job was abandoned: Shutdown no longer waits
+// for it.
+func (r *Runner) abandon(j *job) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, live := r.live[j.id]; live {
+		r.abandoned++
+		r.finalizeIfDoneLocked()
+	}
+}
+
+// finalizeIfDoneLocked finalizes a closed Runner once no job it waits for
+// is live: abandoned jobs are not waited for.
+func (r *Runner) finalizeIfDoneLocked() {
+	if r.closed && !r.finalized && len(r.live)-r.abandoned == 0 {
 		r.finalizeLocked()
 	}
 }
 
-// finalizeLocked runs once, when the Runner is closed and no job is live:
-// it stops the progress loop and lets every subscription close its channel
-// after its last event.
+// finalizeLocked runs once, when the Runner is closed and no job it waits
+// for is live: it stops the progress loop and lets every subscription close
+// its channel after its last event. Events an abandoned job publishes after
+// this are not delivered.
 func (r *Runner) finalizeLocked() {
+	r.finalized = true
 	close(r.allDone)
 	if r.loopStop != nil {
 		close(r.loopStop)
@@ -413,7 +496,8 @@ func (r *Runner) finalizeLocked() {
 }
 
 // Shutdown stops the Runner: Start fails with ErrRunnerClosed from now on,
-// and Shutdown waits for the running jobs to end. If ctx ends first,
+// and Shutdown waits for the running and queued jobs to end (queued jobs
+// still get their turn), but not for abandoned ones (see WithCancelGrace). If ctx ends first,
 // Shutdown cancels the jobs still running, with ErrShutdown as their
 // context's cause, and returns a *ShutdownError naming them (it unwraps to
 // ctx's error); those jobs then end on their own time and report it through
@@ -430,15 +514,13 @@ func (r *Runner) Shutdown(ctx context.Context) error {
 	if !r.closed {
 		r.closed = true
 		close(r.closing)
-		if len(r.live) == 0 {
-			r.finalizeLocked()
-		}
+		r.finalizeIfDoneLocked()
 	}
 	r.mu.Unlock()
 
 	select {
 	case <-r.allDone:
-		r.workers.Wait()
+		r.loopDone.Wait()
 		return nil
 	case <-ctx.Done():
 	}
@@ -449,16 +531,17 @@ func (r *Runner) Shutdown(ctx context.Context) error {
 	stuck := make([]JobStatus, 0, len(jobs))
 	for _, j := range jobs {
 		_ = j.requestCancel(ErrShutdown) // ErrJobDone: it ended meanwhile
-		if st := j.status(); st.Alive || !st.State.Terminal() {
+		st := j.status()
+		if st.State != StateAbandoned && (st.Alive || !st.State.Terminal()) {
 			stuck = append(stuck, st)
 		}
 	}
 	if len(stuck) == 0 {
-		// Every job has stopped and is only handing itself to the
-		// history, which never blocks: wait for that rather than report
-		// a failure that names nobody.
+		// Every job it waits for has stopped and is only handing itself
+		// to the history, which never blocks: wait for that rather than
+		// report a failure that names nobody.
 		<-r.allDone
-		r.workers.Wait()
+		r.loopDone.Wait()
 		return nil
 	}
 	return &ShutdownError{Err: ctx.Err(), Jobs: stuck}

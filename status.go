@@ -10,30 +10,46 @@ import (
 
 // State is where a job is in its life. The zero value is not a valid state.
 //
-// A job moves from StateRunning to exactly one of the terminal states
-// StateSucceeded, StateFailed or StateCanceled, and never leaves it. Its
-// JSON form is the lower-case name ("running", "succeeded", …).
+// A job starts queued, runs, may pass through pausing, paused, canceling
+// and abandoned, and ends in exactly one of the terminal states
+// StateSucceeded, StateFailed or StateCanceled, which it never leaves.
+// docs/design.md draws the whole machine. Its JSON form is the lower-case
+// name ("running", "pausing", …).
 type State uint8
 
 const (
-	// StateQueued: accepted, waiting for a worker.
+	// StateQueued: accepted, waiting for a worker (see WithMaxRunning).
 	StateQueued State = iota + 1
 	// StateRunning: the job's goroutine is running it.
 	StateRunning
-	// StatePaused: the job is parked at a checkpoint.
+	// StatePausing: a pause was requested; the job runs on until its next
+	// checkpoint (Progress.Checkpoint).
+	StatePausing
+	// StatePaused: the job is parked at a checkpoint, using no CPU.
 	StatePaused
+	// StateCanceling: the job's context was canceled; the job has not
+	// returned yet.
+	StateCanceling
+	// StateAbandoned: the job ignored its cancellation for longer than the
+	// grace period (WithCancelGrace). It may still be running; the Runner
+	// no longer waits for it.
+	StateAbandoned
 	// StateSucceeded: the job returned nil.
 	StateSucceeded
 	// StateFailed: the job returned an error or panicked.
 	StateFailed
-	// StateCanceled: the job's context was canceled and the job returned.
+	// StateCanceled: the job's context was canceled and the job returned
+	// an error, or it was canceled while queued.
 	StateCanceled
 )
 
 var stateNames = [...]string{
 	StateQueued:    "queued",
 	StateRunning:   "running",
+	StatePausing:   "pausing",
 	StatePaused:    "paused",
+	StateCanceling: "canceling",
+	StateAbandoned: "abandoned",
 	StateSucceeded: "succeeded",
 	StateFailed:    "failed",
 	StateCanceled:  "canceled",
@@ -51,6 +67,9 @@ func (s State) String() string {
 func (s State) Terminal() bool {
 	return s == StateSucceeded || s == StateFailed || s == StateCanceled
 }
+
+// working reports whether the job's goroutine runs it.
+func (s State) working() bool { return s >= StateRunning && s <= StateAbandoned }
 
 // MarshalText returns the state's name.
 func (s State) MarshalText() ([]byte, error) {
@@ -102,10 +121,20 @@ type JobStatus struct {
 	Rate float64       `json:"rate"`
 	ETA  time.Duration `json:"-"`
 
+	// Priority is the job's place in the queue relative to others (see
+	// WithPriority); QueueWait how long it waited there.
+	Priority  int           `json:"priority,omitempty"`
+	QueueWait time.Duration `json:"-"`
+
 	StartTime time.Time `json:"start_time,omitzero"`
 	EndTime   time.Time `json:"end_time,omitzero"`
-	// Duration is the run time so far, or the whole run time once ended.
+	// Duration is the run time so far, or the whole run time once ended,
+	// not counting the time spent paused, which is Paused.
 	Duration time.Duration `json:"-"`
+	Paused   time.Duration `json:"-"`
+	// Stalled reports that the job has reported no progress for the
+	// Runner's stall timeout (WithStallTimeout).
+	Stalled bool `json:"stalled,omitempty"`
 
 	// Err is nil unless the job failed or was canceled: the job's error,
 	// a *PanicError, or the cancellation cause.
@@ -122,12 +151,16 @@ func (s JobStatus) MarshalJSON() ([]byte, error) {
 	w := struct {
 		plain
 		DurationSeconds  float64 `json:"duration_seconds"`
+		PausedSeconds    float64 `json:"paused_seconds,omitempty"`
+		QueueWaitSeconds float64 `json:"queue_wait_seconds,omitempty"`
 		ETASeconds       float64 `json:"eta_seconds,omitempty"`
 		ThreadCPUSeconds float64 `json:"thread_cpu_seconds,omitempty"`
 		Error            string  `json:"error,omitempty"`
 	}{
 		plain:            plain(s),
 		DurationSeconds:  s.Duration.Seconds(),
+		PausedSeconds:    s.Paused.Seconds(),
+		QueueWaitSeconds: s.QueueWait.Seconds(),
 		ETASeconds:       s.ETA.Seconds(),
 		ThreadCPUSeconds: s.ThreadCPU.Seconds(),
 	}
@@ -143,7 +176,8 @@ func (s JobStatus) Running() bool { return s.Alive && !s.State.Terminal() }
 // RunnerStatus is a snapshot of a Runner.
 type RunnerStatus struct {
 	ProcessID int `json:"process_id"`
-	// AnyRunning reports whether at least one job is running or paused.
+	// AnyRunning reports whether at least one job has a live worker
+	// (running, pausing, paused, canceling or abandoned).
 	AnyRunning bool `json:"any_running"`
 	// Counts holds, for each state, the number of jobs in it: live jobs by
 	// their current state, finished jobs over the Runner's whole life.

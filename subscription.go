@@ -45,7 +45,7 @@ func newSubscription(r *Runner, c subscriptionConfig) *Subscription {
 			return Event{Type: EventLagged, ProcessID: r.pid, LagFirst: first, LagLast: last}
 		},
 		Renumber: func(ev *Event, seq uint64) { ev.Seq = seq },
-		OnSpace: r.admission.signal,
+		OnSpace:  r.admission.signal,
 	})
 	return s
 }
