@@ -105,10 +105,12 @@ func (j *job) abandon() {
 func (j *job) requestPause() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	switch j.state {
-	case StateRunning:
+	switch {
+	case j.state == StateRunning, j.state == StateQueued && j.dispatched:
+		// A dispatched job's goroutine may not have run yet: it will
+		// start pausing.
 		j.state = StatePausing
-	case StatePausing, StatePaused:
+	case j.state == StatePausing, j.state == StatePaused:
 		// Asked again, or asked while a resume has not yet woken the job.
 	default:
 		return ErrNotRunning
@@ -128,11 +130,19 @@ func (j *job) requestResume() error {
 	switch j.state {
 	case StatePausing:
 		j.state = StateRunning
+		if !j.hasWorker {
+			j.state = StateQueued // dispatched, its goroutine not yet running
+		}
 	case StatePaused:
 		// The parked checkpoint wakes, turns the job running again and
 		// publishes resumed.
 	case StateRunning:
 		return ErrNotPaused
+	case StateQueued:
+		if j.dispatched {
+			return ErrNotPaused
+		}
+		return ErrNotRunning
 	default:
 		return ErrNotRunning
 	}
@@ -248,7 +258,9 @@ func stopTimers(timers ...*time.Timer) {
 // Until it gets there its state is StatePausing — it still uses CPU — and
 // then StatePaused, with an EventPaused. Pausing is cooperative: a job that
 // never calls Checkpoint never pauses. Pausing a pausing or paused job is a
-// no-op; a queued, canceling or finished job returns ErrNotRunning.
+// no-op; a job waiting in the queue, canceling or finished returns
+// ErrNotRunning. A job just started, whose goroutine has not run yet, can
+// be paused: it starts pausing.
 func (h *Handle) Pause() error { return h.j.requestPause() }
 
 // Resume lets a paused job go on (it publishes EventResumed as it leaves

@@ -121,6 +121,7 @@ type job struct {
 	rate           float64        // see estimateLocked
 	eta            time.Duration
 
+	dispatched  bool // given a worker slot (its goroutine may not run yet)
 	queuedAt    time.Time
 	queueWait   time.Duration
 	resume      chan struct{} // closed by Resume; non-nil while a pause is wanted

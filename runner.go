@@ -34,8 +34,8 @@ type Runner struct {
 
 	// closing is closed when Shutdown is first called; allDone when, after
 	// that, the last live job has retired.
-	closing chan struct{}
-	allDone chan struct{}
+	closing  chan struct{}
+	allDone  chan struct{}
 	loopDone sync.WaitGroup // the progress loop
 
 	mu           sync.Mutex // guards the fields below
@@ -164,6 +164,7 @@ func (r *Runner) Start(ctx context.Context, name string, work Job, opts ...JobOp
 		position = r.queue.position(j)
 	} else {
 		r.running++
+		j.dispatched = true
 	}
 	r.live[id] = j
 	r.startProgressLoopLocked()
@@ -449,7 +450,11 @@ func (r *Runner) retire(j *job) {
 func (r *Runner) dispatchLocked() []*job {
 	var next []*job
 	for r.cfg.maxRunning > 0 && r.running < r.cfg.maxRunning && len(r.queue) > 0 {
-		next = append(next, r.queue.next())
+		j := r.queue.next()
+		j.mu.Lock()
+		j.dispatched = true
+		j.mu.Unlock()
+		next = append(next, j)
 		r.running++
 	}
 	return next
