@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -509,11 +510,12 @@ func TestControlRaces(t *testing.T) {
 			opts = append(opts, bgjob.WithTimeout(time.Duration(i%7)*time.Millisecond))
 		}
 		handles[i] = start(t, r, fmt.Sprint("race-", i), func(ctx context.Context, p *bgjob.Progress) error {
-			for step := range 50 {
+			for step := range 300 {
 				if err := p.Checkpoint(); err != nil {
 					return err
 				}
 				p.SetStep(int64(step))
+				runtime.Gosched() // let the controllers in
 			}
 			return nil
 		}, opts...)

@@ -404,7 +404,13 @@ func TestEventTypesAndStates(t *testing.T) {
 		want string
 	}{
 		{bgjob.EventInfo, "info"},
+		{bgjob.EventQueued, "queued"},
 		{bgjob.EventWorkerStarted, "worker_started"},
+		{bgjob.EventPaused, "paused"},
+		{bgjob.EventResumed, "resumed"},
+		{bgjob.EventStalled, "stalled"},
+		{bgjob.EventUnstalled, "unstalled"},
+		{bgjob.EventAbandoned, "abandoned"},
 		{bgjob.EventProgress, "progress"},
 		{bgjob.EventComplete, "complete"},
 		{bgjob.EventWorkerStopped, "worker_stopped"},
@@ -423,7 +429,8 @@ func TestEventTypesAndStates(t *testing.T) {
 	assert.Equal(t, "EventType(0)", zero.String())
 	assert.Error(t, zero.UnmarshalText([]byte("bogus")))
 
-	for _, s := range []bgjob.State{bgjob.StateQueued, bgjob.StateRunning, bgjob.StatePaused, bgjob.StateSucceeded, bgjob.StateFailed, bgjob.StateCanceled} {
+	for _, s := range []bgjob.State{bgjob.StateQueued, bgjob.StateRunning, bgjob.StatePausing, bgjob.StatePaused,
+		bgjob.StateCanceling, bgjob.StateAbandoned, bgjob.StateSucceeded, bgjob.StateFailed, bgjob.StateCanceled} {
 		b, err := s.MarshalText()
 		require.NoError(t, err)
 		var back bgjob.State
@@ -523,12 +530,32 @@ func TestFormatText(t *testing.T) {
 		}), "resnet-finetune canceled after 2.5h: user stop"},
 		{with(func(e *bgjob.Event) { e.Type = bgjob.EventWorkerStopped }), "Worker 7 stopped"},
 		{bgjob.Event{Type: bgjob.EventLagged, LagFirst: 120, LagLast: 135}, "missed 16 event(s), seq 120 to 135: the reader fell behind"},
+		{with(func(e *bgjob.Event) { e.Type, e.QueuePosition = bgjob.EventQueued, 2 }), "resnet-finetune queued (position 2)"},
+		{with(func(e *bgjob.Event) { e.Type = bgjob.EventPaused }), "[worker 7] paused"},
+		{with(func(e *bgjob.Event) { e.Type, e.Paused = bgjob.EventResumed, 90*time.Second }), "[worker 7] resumed after 1.5min paused"},
+		{with(func(e *bgjob.Event) {
+			e.Type, e.Message, e.Stack = bgjob.EventStalled, "no progress for 5.0min", "1 @ 0x1\n#\t0x1\tmain.load+0x1\t/src/load.go:9\n"
+		}), "[worker 7] stalled: no progress for 5.0min\n   1 @ 0x1\n   #\t0x1\tmain.load+0x1\t/src/load.go:9"},
+		{with(func(e *bgjob.Event) { e.Type = bgjob.EventUnstalled }), "[worker 7] progressing again"},
+		{with(func(e *bgjob.Event) {
+			e.Type, e.Message = bgjob.EventAbandoned, "still running 30.0s after it was canceled"
+		}), "resnet-finetune abandoned: still running 30.0s after it was canceled"},
+		{with(func(e *bgjob.Event) { e.Type, e.Alive, e.QueueWait = bgjob.EventWorkerStarted, true, 1200 * time.Millisecond }),
+			"resnet-finetune started in background\n   Process ID: 52341\n   Worker ID: 7\n   Worker Name: resnet-finetune\n   Queue Wait: 1.2s\n   Alive: true"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.give.Type.String(), func(t *testing.T) {
 			assert.Equal(t, tt.want, bgjob.FormatText(tt.give))
 		})
 	}
+	// JSON names for the control events.
+	b, err := json.Marshal(with(func(e *bgjob.Event) {
+		e.Type, e.QueuePosition, e.QueueWait, e.Paused = bgjob.EventComplete, 3, 2*time.Second, time.Second
+	}))
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"queue_position":3`)
+	assert.Contains(t, string(b), `"queue_wait_seconds":2`)
+	assert.Contains(t, string(b), `"paused_seconds":1`)
 	info := bgjob.FormatText(with(func(e *bgjob.Event) { e.Type = bgjob.EventInfo }))
 	assert.Contains(t, info, "resnet-finetune accepted")
 	assert.True(t, slices.Contains([]string{"850ms"}, bgjob.FormatDuration(850*time.Millisecond)))

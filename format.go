@@ -26,6 +26,8 @@ func FormatText(ev Event) string {
 	switch ev.Type {
 	case EventInfo:
 		fmt.Fprintf(&b, "%s accepted (job %s, worker %d)", ev.JobName, shortID(ev.JobID), ev.WorkerID)
+	case EventQueued:
+		fmt.Fprintf(&b, "%s queued (position %d)", ev.JobName, ev.QueuePosition)
 	case EventWorkerStarted:
 		fmt.Fprintf(&b, "%s started in background\n", ev.JobName)
 		fmt.Fprintf(&b, "   Process ID: %d\n", ev.ProcessID)
@@ -33,6 +35,9 @@ func FormatText(ev Event) string {
 		fmt.Fprintf(&b, "   Worker Name: %s\n", ev.WorkerName)
 		if ev.OSThreadID != 0 {
 			fmt.Fprintf(&b, "   OS Thread ID: %d\n", ev.OSThreadID)
+		}
+		if ev.QueueWait > 0 {
+			fmt.Fprintf(&b, "   Queue Wait: %s\n", FormatDuration(ev.QueueWait))
 		}
 		fmt.Fprintf(&b, "   Alive: %t", ev.Alive)
 	case EventProgress:
@@ -51,6 +56,17 @@ func FormatText(ev Event) string {
 			b.WriteString(FormatDuration(ev.ETA))
 		}
 		b.WriteString(")")
+	case EventPaused:
+		fmt.Fprintf(&b, "[worker %d] paused", ev.WorkerID)
+	case EventResumed:
+		fmt.Fprintf(&b, "[worker %d] resumed after %s paused", ev.WorkerID, FormatDuration(ev.Paused))
+	case EventStalled:
+		fmt.Fprintf(&b, "[worker %d] stalled: %s", ev.WorkerID, ev.Message)
+		writeIndented(&b, ev.Stack)
+	case EventUnstalled:
+		fmt.Fprintf(&b, "[worker %d] progressing again", ev.WorkerID)
+	case EventAbandoned:
+		fmt.Fprintf(&b, "%s abandoned: %s", ev.JobName, ev.Message)
 	case EventComplete:
 		switch ev.State {
 		case StateSucceeded:
@@ -60,12 +76,7 @@ func FormatText(ev Event) string {
 		default:
 			fmt.Fprintf(&b, "%s failed after %s: %v", ev.JobName, FormatDuration(ev.Duration), ev.Err)
 		}
-		if ev.Stack != "" {
-			for line := range strings.Lines(strings.TrimRight(ev.Stack, "\n")) {
-				b.WriteString("\n   ")
-				b.WriteString(strings.TrimRight(line, "\n"))
-			}
-		}
+		writeIndented(&b, ev.Stack)
 	case EventWorkerStopped:
 		fmt.Fprintf(&b, "Worker %d stopped", ev.WorkerID)
 	case EventLagged:
@@ -74,6 +85,17 @@ func FormatText(ev Event) string {
 		fmt.Fprintf(&b, "%v event for %s", ev.Type, ev.JobName)
 	}
 	return b.String()
+}
+
+// writeIndented writes text on indented lines below what b holds.
+func writeIndented(b *strings.Builder, text string) {
+	if text == "" {
+		return
+	}
+	for line := range strings.Lines(strings.TrimRight(text, "\n")) {
+		b.WriteString("\n   ")
+		b.WriteString(strings.TrimRight(line, "\n"))
+	}
 }
 
 func formatPercent(p float64) string {

@@ -1,8 +1,10 @@
 // Command bgjob-demo trains small neural networks in the background with
 // bgjob while the foreground prints the event stream and polls the status.
 //
-//	go run ./cmd/bgjob-demo                 # three training jobs
+//	go run ./cmd/bgjob-demo                 # three training jobs, two at a time, one paused
+//	                                        # and resumed, and one that stalls for a while
 //	go run ./cmd/bgjob-demo -fail -panic    # plus a job that fails and one that panics
+//	go run ./cmd/bgjob-demo -cancel-one     # cancel one job with a reason
 //	go run ./cmd/bgjob-demo -cancel-after 2s
 //
 // On a terminal it keeps a live progress line; piped, it prints plain
@@ -33,6 +35,11 @@ type options struct {
 	cancelAfter time.Duration
 	interval    time.Duration
 	live        bool // draw a live progress line (a terminal)
+	limit       int  // jobs running at once
+	pause       time.Duration
+	stall       bool
+	stallFor    time.Duration // how long the stalling job hangs
+	cancelOne   bool
 }
 
 func main() {
@@ -44,6 +51,11 @@ func main() {
 	flag.BoolVar(&o.panic, "panic", false, "add a job that panics")
 	flag.DurationVar(&o.cancelAfter, "cancel-after", 0, "cancel the jobs still running after this long (0: never)")
 	flag.DurationVar(&o.interval, "interval", 0, "progress event interval (default: 100ms on a terminal, 1s piped)")
+	flag.IntVar(&o.limit, "limit", 2, "jobs running at once; the others wait in the queue")
+	flag.DurationVar(&o.pause, "pause", 2*time.Second, "pause the first job this long, one second in (0: never)")
+	flag.BoolVar(&o.stall, "stall", true, "add a job that hangs for a while, so that it is reported stalled")
+	flag.BoolVar(&o.cancelOne, "cancel-one", false, "cancel the second job with a reason")
+	o.stallFor = 2500 * time.Millisecond
 	flag.Parse()
 	if fi, err := os.Stdout.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 		o.live = true
@@ -57,8 +69,8 @@ func main() {
 
 // run runs the demo and returns the exit status.
 func run(ctx context.Context, out io.Writer, o options) (int, error) {
-	if o.jobs < 0 || o.epochs < 1 || o.samples < 1 {
-		return 2, errors.New("-jobs must be at least 0, -epochs and -samples at least 1")
+	if o.jobs < 0 || o.epochs < 1 || o.samples < 1 || o.limit < 1 || o.pause < 0 {
+		return 2, errors.New("-jobs must be at least 0, -epochs, -samples and -limit at least 1, -pause not negative")
 	}
 	interval := o.interval
 	if interval <= 0 {
@@ -67,7 +79,11 @@ func run(ctx context.Context, out io.Writer, o options) (int, error) {
 			interval = 100 * time.Millisecond
 		}
 	}
-	r, err := bgjob.NewRunner(bgjob.WithProgressInterval(interval))
+	r, err := bgjob.NewRunner(
+		bgjob.WithProgressInterval(min(interval, 250*time.Millisecond)),
+		bgjob.WithMaxRunning(o.limit),
+		bgjob.WithStallTimeout(time.Second),
+	)
 	if err != nil {
 		return 2, err
 	}
@@ -106,6 +122,13 @@ func run(ctx context.Context, out io.Writer, o options) (int, error) {
 			return 2, err
 		}
 	}
+	if o.stall {
+		c := base
+		c.seed, c.hangAtEpoch, c.hangFor = 303, 2, o.stallFor
+		if err := startJob("mlp-stuck", c); err != nil {
+			return 2, err
+		}
+	}
 
 	// Shut down once every job has ended: the event channel then closes
 	// after its last event and the loop below ends.
@@ -115,9 +138,15 @@ func run(ctx context.Context, out io.Writer, o options) (int, error) {
 		}
 		r.Shutdown(context.Background())
 	}()
-	var cancelTimer <-chan time.Time
+	var cancelTimer, pauseTimer, resumeTimer, cancelOneTimer <-chan time.Time
 	if o.cancelAfter > 0 {
 		cancelTimer = time.After(o.cancelAfter)
+	}
+	if o.pause > 0 && len(handles) > 0 {
+		pauseTimer = time.After(time.Second)
+	}
+	if o.cancelOne && len(handles) > 1 {
+		cancelOneTimer = time.After(1500 * time.Millisecond)
 	}
 	poll := time.NewTicker(2 * time.Second)
 	defer poll.Stop()
@@ -138,6 +167,20 @@ func run(ctx context.Context, out io.Writer, o options) (int, error) {
 			}
 		case <-poll.C:
 			p.status(r.GetStatus())
+		case <-pauseTimer:
+			if err := handles[0].Pause(); err == nil {
+				p.note("asked %s to pause for %s", handles[0].Name(), bgjob.FormatDuration(o.pause))
+				resumeTimer = time.After(o.pause)
+			}
+		case <-resumeTimer:
+			if err := handles[0].Resume(); err == nil {
+				p.note("resuming %s", handles[0].Name())
+			}
+		case <-cancelOneTimer:
+			reason := errors.New("superseded by a newer dataset")
+			if err := handles[1].Cancel(reason); err == nil {
+				p.note("canceling %s: %v", handles[1].Name(), reason)
+			}
 		}
 	}
 	p.clearLive()
@@ -168,6 +211,15 @@ func (p *printer) event(ev bgjob.Event) {
 	}
 }
 
+// note prints what the demo itself does.
+func (p *printer) note(format string, args ...any) {
+	p.clearLive()
+	fmt.Fprintf(p.out, "> "+format+"\n", args...)
+	if p.live {
+		p.drawLive()
+	}
+}
+
 func (p *printer) status(st bgjob.RunnerStatus) {
 	if p.live {
 		return // the live line already shows it
@@ -175,11 +227,18 @@ func (p *printer) status(st bgjob.RunnerStatus) {
 	var parts []string
 	for _, j := range st.Jobs {
 		if j.Running() {
-			parts = append(parts, fmt.Sprintf("%s %.0f%%", j.Name, j.Percent))
+			part := fmt.Sprintf("%s %.0f%%", j.Name, j.Percent)
+			if j.State != bgjob.StateRunning {
+				part += " " + j.State.String()
+			}
+			if j.Stalled {
+				part += " stalled"
+			}
+			parts = append(parts, part)
 		}
 	}
-	fmt.Fprintf(p.out, "status: pid %d, %d running [%s], %d succeeded, %d failed, %d canceled\n",
-		st.ProcessID, st.Counts[bgjob.StateRunning], strings.Join(parts, ", "),
+	fmt.Fprintf(p.out, "status: pid %d, %d working [%s], %d queued, %d paused, %d succeeded, %d failed, %d canceled\n",
+		st.ProcessID, len(parts), strings.Join(parts, ", "), st.Counts[bgjob.StateQueued], st.Counts[bgjob.StatePaused],
 		st.Counts[bgjob.StateSucceeded], st.Counts[bgjob.StateFailed], st.Counts[bgjob.StateCanceled])
 }
 
@@ -217,7 +276,8 @@ func summary(out io.Writer, st bgjob.RunnerStatus) int {
 	code := 0
 	jobs := slices.SortedFunc(slices.Values(st.Jobs), func(a, b bgjob.JobStatus) int { return int(a.WorkerID - b.WorkerID) })
 	for _, j := range jobs {
-		line := fmt.Sprintf("  %-14s %-9s %7s  %s", j.Name, j.State, bgjob.FormatDuration(j.Duration), j.Message)
+		line := fmt.Sprintf("  %-14s %-9s %7s run %7s queued %7s paused  %s", j.Name, j.State,
+			bgjob.FormatDuration(j.Duration), bgjob.FormatDuration(j.QueueWait), bgjob.FormatDuration(j.Paused), j.Message)
 		if j.Err != nil {
 			line += "  error: " + firstLine(j.Err.Error())
 		}

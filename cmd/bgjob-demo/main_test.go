@@ -15,7 +15,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestDemoSucceeds(t *testing.T) {
 	var out strings.Builder
-	code, err := run(context.Background(), &out, options{jobs: 2, epochs: 3, samples: 2000})
+	code, err := run(context.Background(), &out, options{jobs: 2, epochs: 3, samples: 2000, limit: 2})
 	require.NoError(t, err)
 	assert.Equal(t, 0, code)
 	text := out.String()
@@ -31,7 +31,7 @@ func TestDemoSucceeds(t *testing.T) {
 
 func TestDemoFailureAndPanicExitOne(t *testing.T) {
 	var out strings.Builder
-	code, err := run(context.Background(), &out, options{jobs: 1, epochs: 6, samples: 2000, fail: true, panic: true})
+	code, err := run(context.Background(), &out, options{jobs: 1, epochs: 6, samples: 2000, fail: true, panic: true, limit: 3})
 	require.NoError(t, err)
 	assert.Equal(t, 1, code)
 	text := out.String()
@@ -46,7 +46,7 @@ func TestDemoFailureAndPanicExitOne(t *testing.T) {
 func TestDemoCancelAfter(t *testing.T) {
 	var out strings.Builder
 	// Jobs far too long to finish: only the cancellation ends them.
-	code, err := run(context.Background(), &out, options{jobs: 2, epochs: 1_000_000, samples: 2000, cancelAfter: 50 * time.Millisecond})
+	code, err := run(context.Background(), &out, options{jobs: 2, epochs: 1_000_000, samples: 2000, cancelAfter: 50 * time.Millisecond, limit: 2})
 	require.NoError(t, err)
 	assert.Equal(t, 1, code)
 	assert.Equal(t, 2, strings.Count(out.String(), "canceled after"))
@@ -55,10 +55,35 @@ func TestDemoCancelAfter(t *testing.T) {
 
 func TestDemoLiveLine(t *testing.T) {
 	var out strings.Builder
-	code, err := run(context.Background(), &out, options{jobs: 1, epochs: 3, samples: 2000, live: true, interval: time.Millisecond})
+	code, err := run(context.Background(), &out, options{jobs: 1, epochs: 3, samples: 2000, live: true, interval: time.Millisecond, limit: 1})
 	require.NoError(t, err)
 	assert.Equal(t, 0, code)
 	assert.Contains(t, out.String(), "\r\033[K")
+}
+
+func TestDemoQueuePauseCancelAndStall(t *testing.T) {
+	var out strings.Builder
+	// Jobs far too long to finish on their own: the queue, the pause, the
+	// cancel with a reason (which lets the queued job in) and its stall all
+	// happen before -cancel-after ends them.
+	code, err := run(context.Background(), &out, options{
+		jobs: 2, epochs: 1_000_000, samples: 2000, limit: 2,
+		pause: 500 * time.Millisecond, cancelOne: true,
+		stall: true, stallFor: 3 * time.Second,
+		cancelAfter: 7 * time.Second,
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 1, code)
+	text := out.String()
+	for _, want := range []string{
+		"mlp-stuck queued (position 1)",
+		"asked mlp-1 to pause", "[worker 1] paused", "resumed after",
+		"canceling mlp-2: superseded by a newer dataset",
+		"mlp-2 canceled after", "Queue Wait:",
+		"[worker 3] stalled: no progress for", "progressing again",
+	} {
+		assert.Contains(t, text, want)
+	}
 }
 
 func TestDemoBadFlags(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"time"
 
 	"github.com/bgjob/bgjob"
 )
@@ -75,9 +76,23 @@ type trainConfig struct {
 	diverge bool
 	// panicAtEpoch, when positive, makes the job hit a bug at that epoch.
 	panicAtEpoch int
+	// hangAtEpoch, when positive, makes the job wait hangFor at that
+	// epoch without reporting progress, as on a stuck download.
+	hangAtEpoch int
+	hangFor     time.Duration
 }
 
 var errDiverged = errors.New("training diverged")
+
+// fetchShard stands for a download that hangs for a while.
+func fetchShard(ctx context.Context, hang time.Duration) error {
+	select {
+	case <-time.After(hang):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // train fits the network by mini-batch gradient descent, reporting each
 // batch as a step and each epoch's loss and accuracy as the message.
@@ -101,13 +116,20 @@ func train(ctx context.Context, p *bgjob.Progress, c trainConfig) error {
 			var layers []*mlp
 			_ = layers[epoch].w2 // the bug: an index past the end
 		}
+		if c.hangAtEpoch == epoch {
+			if err := fetchShard(ctx, c.hangFor); err != nil {
+				return err
+			}
+		}
 		if c.diverge {
 			lr *= 3
 		}
 		var lossSum float64
 		correct := 0
 		for b := 0; b < batches; b++ {
-			if err := ctx.Err(); err != nil {
+			// A safe point: here the job pauses when asked to, and stops
+			// when canceled.
+			if err := p.Checkpoint(); err != nil {
 				return err
 			}
 			lo, hi := b*c.batch, min((b+1)*c.batch, c.samples)
