@@ -540,7 +540,9 @@ func TestFormatText(t *testing.T) {
 		{with(func(e *bgjob.Event) {
 			e.Type, e.Message = bgjob.EventAbandoned, "still running 30.0s after it was canceled"
 		}), "resnet-finetune abandoned: still running 30.0s after it was canceled"},
-		{with(func(e *bgjob.Event) { e.Type, e.Alive, e.QueueWait = bgjob.EventWorkerStarted, true, 1200 * time.Millisecond }),
+		{with(func(e *bgjob.Event) {
+			e.Type, e.Alive, e.QueueWait = bgjob.EventWorkerStarted, true, 1200*time.Millisecond
+		}),
 			"resnet-finetune started in background\n   Process ID: 52341\n   Worker ID: 7\n   Worker Name: resnet-finetune\n   Queue Wait: 1.2s\n   Alive: true"},
 	}
 	for _, tt := range tests {
