@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 
@@ -201,4 +202,117 @@ func ExampleFormatText() {
 	// Output:
 	// [worker 7] Loading and preparing data... (10%)
 	// resnet-finetune completed successfully (Duration: 45.3min)
+}
+
+// With a limit on the jobs running at once, the others wait in a queue,
+// highest priority first, then first come.
+func ExampleWithMaxRunning() {
+	ctx := context.Background()
+	r, _ := bgjob.NewRunner(bgjob.WithMaxRunning(1))
+	defer r.Shutdown(ctx)
+
+	release := make(chan struct{})
+	first, _ := r.Start(ctx, "first", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+		<-release
+		return nil
+	}))
+	second, _ := r.Start(ctx, "second", bgjob.JobFunc(func(context.Context, *bgjob.Progress) error { return nil }))
+
+	fmt.Println(second.Name(), second.Status().State)
+	close(release)
+	first.Wait(ctx)
+	second.Wait(ctx)
+	fmt.Println(second.Name(), second.Status().State)
+	// Output:
+	// second queued
+	// second succeeded
+}
+
+// Pausing is cooperative: the job parks at its next checkpoint, and the
+// time it spends there is not counted as run time.
+func ExampleHandle_Pause() {
+	ctx := context.Background()
+	r, _ := bgjob.NewRunner()
+	defer r.Shutdown(ctx)
+
+	batch := make(chan struct{}) // stands for the work of one batch
+	h, _ := r.Start(ctx, "finetune", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+		p.SetTotal(3)
+		for range 3 {
+			<-batch
+			if err := p.Checkpoint(); err != nil { // parks here while paused
+				return err
+			}
+			p.Add(1)
+		}
+		return nil
+	}))
+
+	h.Pause()
+	fmt.Println(h.Status().State) // asked; the job is still in its batch
+	batch <- struct{}{}           // the batch ends: the job parks
+	for h.Status().State != bgjob.StatePaused {
+		runtime.Gosched()
+	}
+	fmt.Println(h.Status().State, h.Status().Step)
+	h.Resume()
+	batch <- struct{}{}
+	batch <- struct{}{}
+	h.Wait(ctx)
+	fmt.Println(h.Status().State, h.Status().Step)
+	// Output:
+	// pausing
+	// paused 0
+	// succeeded 3
+}
+
+// A timeout cancels the job with ErrTimeout as the cause.
+func ExampleWithTimeout() {
+	ctx := context.Background()
+	r, _ := bgjob.NewRunner()
+	defer r.Shutdown(ctx)
+
+	h, _ := r.Start(ctx, "import", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+		<-ctx.Done() // an import that would never end
+		return ctx.Err()
+	}), bgjob.WithTimeout(10*time.Millisecond))
+
+	err := h.Wait(ctx)
+	fmt.Println(h.Status().State, errors.Is(err, bgjob.ErrTimeout), errors.Is(err, context.DeadlineExceeded))
+	// Output: canceled true true
+}
+
+// A job that reports no progress for the stall timeout is marked stalled,
+// with an event that carries the stacks of its goroutines.
+func ExampleWithStallTimeout() {
+	ctx := context.Background()
+	r, _ := bgjob.NewRunner(
+		bgjob.WithStallTimeout(50*time.Millisecond),
+		bgjob.WithProgressInterval(10*time.Millisecond),
+	)
+	events := r.Events()
+
+	mirror := make(chan struct{}) // a slow mirror, answering only when told
+	h, _ := r.Start(ctx, "download", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+		p.SetStep(1)
+		<-mirror
+		p.SetStep(2)
+		return nil
+	}))
+	go func() {
+		h.Wait(ctx)
+		r.Shutdown(ctx)
+	}()
+	for ev := range events {
+		switch ev.Type {
+		case bgjob.EventStalled:
+			fmt.Println("stalled; stack shows the job:", strings.Contains(ev.Stack, "ExampleWithStallTimeout"))
+			close(mirror)
+		case bgjob.EventUnstalled:
+			fmt.Println("progressing again")
+		}
+	}
+	// Output:
+	// stalled; stack shows the job: true
+	// progressing again
 }

@@ -437,10 +437,14 @@ func (j *job) finish(err error, panicErr *PanicError) {
 	j.estimateLocked(last, running)
 	j.eta = 0
 	observed := j.r.observed()
-	var progressEv *Event
+	var progressEv, unstalledEv *Event
 	flush := observed && mark != j.published
 	if flush {
 		progressEv = j.progressEventLocked(now, last)
+	}
+	if j.stalled && mark != j.tickMark && observed {
+		// It made progress and ended before the next interval saw it.
+		unstalledEv = j.eventLocked(EventUnstalled, now)
 	}
 	// The state turns terminal before complete is published, so that no
 	// one who has seen complete can read the job as running.
@@ -465,6 +469,9 @@ func (j *job) finish(err error, panicErr *PanicError) {
 	ev.QueueWait, ev.Paused = j.queueWait, j.pausedTotal
 	j.mu.Unlock()
 
+	if unstalledEv != nil {
+		j.r.publish(unstalledEv)
+	}
 	if flush {
 		j.published = mark
 		j.r.publish(progressEv)
