@@ -18,6 +18,11 @@
 //	complete        succeeded | failed | canceled; duration; error; panic stack
 //	worker_stopped  the goroutine has returned; nothing more will come for this job
 //
+// Between worker_started and complete come, as they happen, paused, resumed,
+// stalled, unstalled and abandoned; a job that waits for a worker slot
+// publishes queued right after info; a job canceled while queued never gets
+// a goroutine and skips worker_started.
+//
 // A job that returns an error fails with it; a job that panics fails with a
 // [*PanicError] holding the panic value and the panicking goroutine's stack,
 // and the Runner goes on; a job whose context was canceled is canceled, with
@@ -59,6 +64,17 @@
 // labels [LabelJobID] and [LabelJobName], so it can be found in a goroutine
 // dump or a CPU profile. A job started with [LockOSThread] runs on an OS
 // thread of its own, whose id and CPU time are reported too.
+//
+// # Job control
+//
+// [WithMaxRunning] limits the jobs running at once; the others wait in a
+// queue, by [WithPriority] then first come, bounded by [WithMaxQueued].
+// [Handle.Cancel] takes a cause; a job still running [WithCancelGrace] after
+// it is reported abandoned. [Handle.Pause] parks the job at its next
+// [Progress.Checkpoint], and [Handle.Resume] lets it go on; paused time is
+// not run time. [WithTimeout] and [WithDefaultTimeout] cancel a job with
+// [ErrTimeout]. [WithStallTimeout] reports a job that makes no progress,
+// with the stacks of its goroutines.
 //
 // # Shutdown
 //
