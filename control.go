@@ -30,8 +30,10 @@ func (j *job) requestCancel(cause error) error {
 	if j.hasReturned || j.state.Terminal() {
 		return ErrJobDone
 	}
-	if j.canceled {
-		return nil // the first cause stands
+	if j.canceled || !j.dispatched {
+		// The first cause stands; or another Cancel has just taken the
+		// job out of the queue and is ending it.
+		return nil
 	}
 	j.canceled = true
 	j.pauseRequested.Store(false) // a checkpoint must not park any more
@@ -40,10 +42,17 @@ func (j *job) requestCancel(cause error) error {
 		j.state = StateCanceling
 	}
 	j.cancel(cause)
-	if grace := r.cfg.cancelGrace; grace > 0 {
+	if j.hasWorker {
+		j.startGraceLocked()
+	} // else started starts it: a job is not abandoned before it ran
+	return nil
+}
+
+// startGraceLocked starts the grace period of a canceled job that runs.
+func (j *job) startGraceLocked() {
+	if grace := j.r.cfg.cancelGrace; grace > 0 && j.graceTimer == nil {
 		j.graceTimer = time.AfterFunc(grace, j.abandon)
 	}
-	return nil
 }
 
 // cancelQueued ends a job taken out of the queue before it ever ran: it
@@ -81,13 +90,12 @@ func (j *job) cancelQueued(cause error) {
 func (j *job) abandon() {
 	j.publishMu.Lock()
 	j.mu.Lock()
-	if j.state != StateCanceling || j.hasReturned {
+	if j.state != StateCanceling || j.hasReturned || !j.hasWorker {
 		j.mu.Unlock()
 		j.publishMu.Unlock()
 		return
 	}
 	j.state = StateAbandoned
-	j.abandoned = true
 	var ev *Event
 	if j.r.observed() {
 		ev = j.eventLocked(EventAbandoned, time.Now())
@@ -105,6 +113,9 @@ func (j *job) abandon() {
 func (j *job) requestPause() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.hasReturned {
+		return ErrNotRunning
+	}
 	switch {
 	case j.state == StateRunning, j.state == StateQueued && j.dispatched:
 		// A dispatched job's goroutine may not have run yet: it will
@@ -127,6 +138,9 @@ func (j *job) requestPause() error {
 func (j *job) requestResume() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.hasReturned {
+		return ErrNotRunning
+	}
 	switch j.state {
 	case StatePausing:
 		j.state = StateRunning
@@ -216,6 +230,12 @@ func (j *job) park() {
 	j.publishMu.Lock()
 	defer j.publishMu.Unlock()
 	j.mu.Lock()
+	if j.pausedSince.IsZero() {
+		// The job ended while this goroutine was parked, and the pause
+		// was closed then.
+		j.mu.Unlock()
+		return
+	}
 	now = time.Now()
 	pause := now.Sub(j.pausedSince)
 	j.pausedTotal += pause
@@ -255,6 +275,8 @@ func stopTimers(timers ...*time.Timer) {
 }
 
 // Pause asks the job to pause at its next checkpoint (Progress.Checkpoint).
+// A paused job keeps Shutdown waiting until it is resumed, or canceled when
+// Shutdown's context ends.
 // Until it gets there its state is StatePausing — it still uses CPU — and
 // then StatePaused, with an EventPaused. Pausing is cooperative: a job that
 // never calls Checkpoint never pauses. Pausing a pausing or paused job is a

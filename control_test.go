@@ -551,3 +551,117 @@ func TestControlRaces(t *testing.T) {
 	require.NoError(t, r.Shutdown(context.Background()))
 	checkLifecycles(t, events(), jobs)
 }
+
+func TestAbandonedJobGivesBackItsSlot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, err := bgjob.NewRunner(bgjob.WithMaxRunning(1), bgjob.WithCancelGrace(time.Second))
+		require.NoError(t, err)
+		stuck := make(chan struct{})
+		deaf, err := r.Start(t.Context(), "deaf", bgjob.JobFunc(func(context.Context, *bgjob.Progress) error {
+			<-stuck
+			return nil
+		}))
+		require.NoError(t, err)
+		next, err := r.Start(t.Context(), "next", bgjob.JobFunc(succeed))
+		require.NoError(t, err)
+		synctest.Wait()
+		require.NoError(t, deaf.Cancel(nil))
+		time.Sleep(2 * time.Second)
+		assert.Equal(t, bgjob.StateAbandoned, deaf.Status().State)
+		require.NoError(t, next.Wait(t.Context()), "the queued job runs in the abandoned one's slot")
+		require.NoError(t, r.Shutdown(context.Background()))
+		close(stuck)
+		<-deaf.Done()
+	})
+}
+
+func TestGraceStartsWithTheWorker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, err := bgjob.NewRunner(bgjob.WithCancelGrace(time.Second))
+		require.NoError(t, err)
+		events := collectAsync(r.Events())
+		release := make(chan struct{})
+		h, err := r.Start(t.Context(), "deaf", bgjob.JobFunc(func(context.Context, *bgjob.Progress) error {
+			<-release
+			return nil
+		}))
+		require.NoError(t, err)
+		require.NoError(t, h.Cancel(nil)) // before its goroutine ran
+		time.Sleep(2 * time.Second)
+		assert.Equal(t, bgjob.StateAbandoned, h.Status().State)
+		close(release)
+		<-h.Done()
+		require.NoError(t, r.Shutdown(context.Background()))
+		checkLifecycles(t, events(), 1) // abandoned comes after worker_started
+	})
+}
+
+// A job that returns just as it is abandoned must leave the Runner's
+// accounts straight, or Shutdown would wait for ever.
+func TestAbandonRacingTheJobsReturn(t *testing.T) {
+	r, err := bgjob.NewRunner(bgjob.WithCancelGrace(time.Microsecond))
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 200 {
+				var h *bgjob.Handle
+				ready := make(chan struct{})
+				h, err := r.Start(context.Background(), "j", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+					<-ready
+					<-ctx.Done()
+					for h.Status().State != bgjob.StateAbandoned {
+						runtime.Gosched()
+					}
+					return ctx.Err()
+				}))
+				if !assert.NoError(t, err) {
+					return
+				}
+				close(ready)
+				assert.NoError(t, h.Cancel(nil))
+				<-h.Done()
+			}
+		})
+	}
+	wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, r.Shutdown(ctx))
+	assert.False(t, r.GetStatus().AnyRunning)
+}
+
+func TestQueuePositionWithManyQueued(t *testing.T) {
+	r := newRunner(t, bgjob.WithMaxRunning(1))
+	events := r.Events()
+	release := make(chan struct{})
+	const n = 2000
+	priority := func(i int) int { return i % 3 }
+	var handles []*bgjob.Handle
+	for i := range n {
+		handles = append(handles, start(t, r, fmt.Sprint("j-", i), blocker(release), bgjob.WithPriority(priority(i))))
+	}
+	close(release)
+	for _, h := range handles {
+		waitJob(t, h)
+	}
+	require.NoError(t, r.Shutdown(context.Background()))
+	got := map[string]int{}
+	for ev := range events {
+		if ev.Type == bgjob.EventQueued {
+			got[ev.JobName] = ev.QueuePosition
+		}
+	}
+	// Job 0 runs; each later one is queued behind every queued job of its
+	// priority or higher.
+	require.Len(t, got, n-1)
+	for i := 1; i < n; i++ {
+		want := 0
+		for k := 1; k <= i; k++ {
+			if priority(k) >= priority(i) {
+				want++
+			}
+		}
+		require.Equal(t, want, got[fmt.Sprint("j-", i)], "j-%d", i)
+	}
+}

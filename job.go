@@ -80,8 +80,10 @@ type job struct {
 	done   chan struct{} // closed after worker_stopped is published
 
 	// queueIndex is the job's index in the Runner's queue, -1 when it is
-	// not queued. Guarded by Runner.mu.
+	// not queued; abandoned tells that the Runner stopped counting the job
+	// (see Runner.abandon). Both are guarded by Runner.mu.
 	queueIndex int
+	abandoned  bool
 
 	// The hot progress values, written by the job without a lock. They sit
 	// on their own cache line so that status readers taking mu do not slow
@@ -130,7 +132,6 @@ type job struct {
 	stalled     bool
 	lastChange  time.Time    // when the progress loop last saw progress change
 	tickMark    progressMark // the progress it saw then
-	abandoned   bool
 	timer       *time.Timer // the timeout, while the job runs
 	graceTimer  *time.Timer // the grace after a cancel, see WithCancelGrace
 
@@ -287,7 +288,7 @@ func (j *job) tick(now time.Time) {
 	j.publishMu.Lock()
 	defer j.publishMu.Unlock()
 	j.mu.Lock()
-	if !j.state.working() {
+	if !j.state.working() || !j.hasWorker {
 		j.mu.Unlock()
 		return
 	}
@@ -394,6 +395,9 @@ func (j *job) started() {
 	if j.timeout > 0 {
 		j.timer = time.AfterFunc(j.timeout, func() { _ = j.requestCancel(ErrTimeout) })
 	}
+	if j.canceled {
+		j.startGraceLocked() // canceled on its way out of the queue
+	}
 	if j.lockThread {
 		j.osThreadID = osThreadID()
 	}
@@ -430,6 +434,12 @@ func (j *job) finish(err error, panicErr *PanicError) {
 	defer j.publishMu.Unlock()
 	j.mu.Lock()
 	now := time.Now()
+	if !j.pausedSince.IsZero() {
+		// A goroutine of the job is still parked at a checkpoint: the
+		// pause ends with the job.
+		j.pausedTotal += now.Sub(j.pausedSince)
+		j.pausedSince = time.Time{}
+	}
 	j.endTime = now
 	running := j.runningLocked()
 	mark := j.markLocked()

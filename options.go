@@ -190,8 +190,10 @@ func WithDefaultTimeout(d time.Duration) Option {
 // the Runner reports it abandoned (StateAbandoned, EventAbandoned) and
 // stops waiting for it in Shutdown. Go cannot stop a goroutine, so an
 // abandoned job may well still be running; the Runner says so rather than
-// pretend otherwise. Zero (the default) never abandons a job; a negative
-// grace is an error.
+// pretend otherwise. An abandoned job also gives its worker slot (see
+// WithMaxRunning) to the next queued job. The grace starts when the job is
+// canceled, or when its worker starts if it was canceled before. Zero (the
+// default) never abandons a job; a negative grace is an error.
 func WithCancelGrace(d time.Duration) Option {
 	return runnerOption(func(c *runnerConfig) error {
 		if d < 0 {

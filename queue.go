@@ -6,31 +6,78 @@ import "container/heap"
 // run: highest priority first, then first started. It is a heap, so that
 // adding and taking cost log n however long the queue grows, and each job
 // knows its index, so that a canceled job leaves from the middle in log n
-// too. Guarded by Runner.mu.
-type jobQueue []*job
-
-func (q jobQueue) Len() int { return len(q) }
-
-func (q jobQueue) Less(a, b int) bool { return q[a].before(q[b]) }
-
-func (q jobQueue) Swap(a, b int) {
-	q[a], q[b] = q[b], q[a]
-	q[a].queueIndex = a
-	q[b].queueIndex = b
+// too. It counts its jobs by priority, so that a new job's place costs the
+// number of priorities in use, not the length of the queue. Guarded by
+// Runner.mu.
+type jobQueue struct {
+	heap       jobHeap
+	byPriority map[int]int
 }
 
-func (q *jobQueue) Push(x any) {
+func (q *jobQueue) len() int { return len(q.heap) }
+
+func (q *jobQueue) add(j *job) {
+	heap.Push(&q.heap, j)
+	if q.byPriority == nil {
+		q.byPriority = make(map[int]int)
+	}
+	q.byPriority[j.priority]++
+}
+
+func (q *jobQueue) next() *job {
+	j := heap.Pop(&q.heap).(*job)
+	q.forget(j)
+	return j
+}
+
+func (q *jobQueue) remove(j *job) {
+	heap.Remove(&q.heap, j.queueIndex)
+	q.forget(j)
+}
+
+func (q *jobQueue) forget(j *job) {
+	if q.byPriority[j.priority]--; q.byPriority[j.priority] == 0 {
+		delete(q.byPriority, j.priority)
+	}
+}
+
+// position returns the place in the queue of j, the job added last: 1 if
+// it leaves next. The jobs before it are those of higher priority and
+// those of its own, which all came earlier.
+func (q *jobQueue) position(j *job) int {
+	n := 0
+	for p, count := range q.byPriority {
+		if p >= j.priority {
+			n += count
+		}
+	}
+	return n
+}
+
+type jobHeap []*job
+
+func (h jobHeap) Len() int { return len(h) }
+
+func (h jobHeap) Less(a, b int) bool { return h[a].before(h[b]) }
+
+func (h jobHeap) Swap(a, b int) {
+	h[a], h[b] = h[b], h[a]
+	h[a].queueIndex = a
+	h[b].queueIndex = b
+}
+
+func (h *jobHeap) Push(x any) {
 	j := x.(*job)
-	j.queueIndex = len(*q)
-	*q = append(*q, j)
+	j.queueIndex = len(*h)
+	*h = append(*h, j)
 }
 
-func (q *jobQueue) Pop() any {
-	old := *q
+func (h *jobHeap) Pop() any {
+	old := *h
 	j := old[len(old)-1]
 	old[len(old)-1] = nil
 	j.queueIndex = -1
-	*q = old[:len(old)-1]
+	*h = old[:len(old)-1]
 	return j
 }
 
@@ -42,19 +89,3 @@ func (j *job) before(k *job) bool {
 	return j.order < k.order
 }
 
-func (q *jobQueue) add(j *job) { heap.Push(q, j) }
-
-func (q *jobQueue) next() *job { return heap.Pop(q).(*job) }
-
-func (q *jobQueue) remove(j *job) { heap.Remove(q, j.queueIndex) }
-
-// position returns j's place in the queue: 1 if it leaves next.
-func (q jobQueue) position(j *job) int {
-	n := 1
-	for _, k := range q {
-		if k.before(j) {
-			n++
-		}
-	}
-	return n
-}

@@ -149,7 +149,7 @@ func (r *Runner) Start(ctx context.Context, name string, work Job, opts ...JobOp
 		return nil, ErrRunnerClosed
 	}
 	queued := r.cfg.maxRunning > 0 && r.running >= r.cfg.maxRunning
-	if queued && r.cfg.maxQueued > 0 && len(r.queue) >= r.cfg.maxQueued {
+	if queued && r.cfg.maxQueued > 0 && r.queue.len() >= r.cfg.maxQueued {
 		r.mu.Unlock()
 		cancel(nil)
 		return nil, ErrQueueFull
@@ -419,17 +419,17 @@ func (r *Runner) progressLoop(stop <-chan struct{}) {
 // gives its worker slot to the next queued job.
 func (r *Runner) retire(j *job) {
 	j.mu.Lock()
-	state, hadWorker, abandoned := j.state, j.hasWorker, j.abandoned
+	state, hadWorker := j.state, j.hasWorker
 	j.mu.Unlock()
 
 	r.mu.Lock()
 	delete(r.live, j.id)
 	r.finished[state]++
-	if hadWorker {
+	switch {
+	case j.abandoned:
+		r.abandoned-- // its slot was given back when it was abandoned
+	case hadWorker:
 		r.running--
-	}
-	if abandoned {
-		r.abandoned--
 	}
 	if r.cfg.historyLimit > 0 {
 		r.history.Push(j)
@@ -449,7 +449,7 @@ func (r *Runner) retire(j *job) {
 // The caller starts their goroutines once it has let go of the lock.
 func (r *Runner) dispatchLocked() []*job {
 	var next []*job
-	for r.cfg.maxRunning > 0 && r.running < r.cfg.maxRunning && len(r.queue) > 0 {
+	for r.cfg.maxRunning > 0 && r.running < r.cfg.maxRunning && r.queue.len() > 0 {
 		j := r.queue.next()
 		j.mu.Lock()
 		j.dispatched = true
@@ -461,13 +461,22 @@ func (r *Runner) dispatchLocked() []*job {
 }
 
 // abandon records that a live job was abandoned: Shutdown no longer waits
-// for it.
+// for it, and its worker slot goes to the next queued job, since the limit
+// counts the jobs the Runner still answers for.
 func (r *Runner) abandon(j *job) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, live := r.live[j.id]; live {
-		r.abandoned++
-		r.finalizeIfDoneLocked()
+	if _, live := r.live[j.id]; !live || j.abandoned {
+		r.mu.Unlock() // it returned meanwhile, and retired as a normal job
+		return
+	}
+	j.abandoned = true
+	r.abandoned++
+	r.running--
+	next := r.dispatchLocked()
+	r.finalizeIfDoneLocked()
+	r.mu.Unlock()
+	for _, j := range next {
+		go j.run()
 	}
 }
 
@@ -502,7 +511,8 @@ func (r *Runner) finalizeLocked() {
 
 // Shutdown stops the Runner: Start fails with ErrRunnerClosed from now on,
 // and Shutdown waits for the running and queued jobs to end (queued jobs
-// still get their turn), but not for abandoned ones (see WithCancelGrace). If ctx ends first,
+// still get their turn, paused jobs keep it waiting until resumed), but not
+// for abandoned ones (see WithCancelGrace). If ctx ends first,
 // Shutdown cancels the jobs still running, with ErrShutdown as their
 // context's cause, and returns a *ShutdownError naming them (it unwraps to
 // ctx's error); those jobs then end on their own time and report it through
@@ -530,6 +540,17 @@ func (r *Runner) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 
+	// Cancel the queued jobs first, so that canceling a running one does
+	// not let a queued one start.
+	r.mu.Lock()
+	var queued []*job
+	for r.queue.len() > 0 {
+		queued = append(queued, r.queue.next())
+	}
+	r.mu.Unlock()
+	for _, j := range queued {
+		j.cancelQueued(ErrShutdown)
+	}
 	r.mu.Lock()
 	jobs := r.liveJobsLocked()
 	r.mu.Unlock()
