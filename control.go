@@ -215,6 +215,8 @@ func (j *job) park() {
 	now := time.Now()
 	j.state = StatePaused
 	j.pausedSince = now
+	p := j.readProgressLocked()
+	j.timeline.add(TimelinePoint{Time: now, Kind: TimelinePaused, Percent: p.percent, Step: p.step})
 	var ev *Event
 	if j.r.observed() {
 		ev = j.eventLocked(EventPaused, now)
@@ -247,6 +249,8 @@ func (j *job) park() {
 		if j.pauseRequested.Load() {
 			j.state = StatePausing // paused again before it woke
 		}
+		p := j.readProgressLocked()
+		j.timeline.add(TimelinePoint{Time: now, Kind: TimelineResumed, Percent: p.percent, Step: p.step})
 		if j.r.observed() {
 			ev = j.eventLocked(EventResumed, now)
 			ev.Paused = pause
@@ -293,42 +297,41 @@ func (h *Handle) Resume() error { return h.j.requestResume() }
 
 // Cancel cancels the job with the given id, like Handle.Cancel, for code
 // that knows jobs by id (a dashboard). It returns ErrUnknownJob for an id
-// the Runner does not know or no longer remembers.
+// the Runner does not know or no longer remembers, and ErrJobDone for a
+// job in its history.
 func (r *Runner) Cancel(id uuid.UUID, cause error) error {
-	h, err := r.handle(id)
-	if err != nil {
+	j, _, err := r.lookup(id)
+	switch {
+	case err != nil:
 		return err
+	case j == nil:
+		return ErrJobDone
 	}
-	return h.Cancel(cause)
+	return j.handle.Cancel(cause)
 }
 
-// Pause pauses the job with the given id, like Handle.Pause.
+// Pause pauses the job with the given id, like Handle.Pause; it returns
+// ErrNotRunning for a job in the history.
 func (r *Runner) Pause(id uuid.UUID) error {
-	h, err := r.handle(id)
-	if err != nil {
+	j, _, err := r.lookup(id)
+	switch {
+	case err != nil:
 		return err
+	case j == nil:
+		return ErrNotRunning
 	}
-	return h.Pause()
+	return j.handle.Pause()
 }
 
-// Resume resumes the job with the given id, like Handle.Resume.
+// Resume resumes the job with the given id, like Handle.Resume; it returns
+// ErrNotRunning for a job in the history.
 func (r *Runner) Resume(id uuid.UUID) error {
-	h, err := r.handle(id)
-	if err != nil {
+	j, _, err := r.lookup(id)
+	switch {
+	case err != nil:
 		return err
+	case j == nil:
+		return ErrNotRunning
 	}
-	return h.Resume()
-}
-
-func (r *Runner) handle(id uuid.UUID) (*Handle, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	j, ok := r.live[id]
-	if !ok {
-		j, ok = r.findFinishedLocked(id)
-	}
-	if !ok {
-		return nil, ErrUnknownJob
-	}
-	return &j.handle, nil
+	return j.handle.Resume()
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -40,6 +41,11 @@ const (
 	EventStalled
 	// EventUnstalled: a stalled job reported progress again.
 	EventUnstalled
+	// EventLog: the job logged a line (Progress.Logger). Carries Level,
+	// Message and Attrs. A reader that falls behind loses the oldest log
+	// lines first, within a fixed bound (WithLogBacklog), counted in
+	// SubscriptionStats.LogDropped; it never loses other events for them.
+	EventLog
 	// EventAbandoned: the job ignored its cancellation for longer than the
 	// grace period (WithCancelGrace); it may still be running, but the
 	// Runner no longer waits for it.
@@ -66,6 +72,7 @@ var eventTypeNames = [...]string{
 	EventResumed:       "resumed",
 	EventStalled:       "stalled",
 	EventUnstalled:     "unstalled",
+	EventLog:           "log",
 	EventAbandoned:     "abandoned",
 	EventComplete:      "complete",
 	EventWorkerStopped: "worker_stopped",
@@ -155,6 +162,10 @@ type Event struct {
 	// panic).
 	Stack string
 
+	// Level and Attrs go with Message in an EventLog.
+	Level slog.Level
+	Attrs []LogAttr
+
 	// LagFirst and LagLast name the range of sequence numbers a lagged
 	// subscriber lost (EventLagged); every event in the range was lost.
 	LagFirst uint64
@@ -176,34 +187,36 @@ func (e Event) Lost() uint64 {
 // eventJSON is the wire form of an Event. Its names follow the original
 // design (process_id, thread_id, traceback, …).
 type eventJSON struct {
-	Type            EventType `json:"type"`
-	Seq             uint64    `json:"seq,omitempty"`
-	Timestamp       time.Time `json:"timestamp"`
-	JobID           uuid.UUID `json:"job_id,omitzero"`
-	Name            string    `json:"name,omitempty"`
-	ThreadID        int64     `json:"thread_id,omitempty"`
-	ThreadName      string    `json:"thread_name,omitempty"`
-	ProcessID       int       `json:"process_id,omitempty"`
-	OSThreadID      int       `json:"os_thread_id,omitempty"`
-	IsAlive         bool      `json:"is_alive"`
-	State           State     `json:"state,omitzero"`
-	Message         string    `json:"message,omitempty"`
-	Percent         float64   `json:"percent"`
-	Step            int64     `json:"step,omitempty"`
-	Total           int64     `json:"total,omitempty"`
-	Rate            float64   `json:"rate,omitempty"`
-	ETASeconds      float64   `json:"eta_seconds,omitempty"`
-	QueuePosition   int       `json:"queue_position,omitempty"`
-	QueueWait       float64   `json:"queue_wait_seconds,omitempty"`
-	StartTime       time.Time `json:"start_time,omitzero"`
-	Success         *bool     `json:"success,omitempty"`
-	DurationSeconds float64   `json:"duration_seconds,omitempty"`
-	PausedSeconds   float64   `json:"paused_seconds,omitempty"`
-	ThreadCPU       float64   `json:"thread_cpu_seconds,omitempty"`
-	Error           string    `json:"error,omitempty"`
-	Traceback       string    `json:"traceback,omitempty"`
-	LagFirst        uint64    `json:"lag_first,omitempty"`
-	LagLast         uint64    `json:"lag_last,omitempty"`
+	Type            EventType   `json:"type"`
+	Seq             uint64      `json:"seq,omitempty"`
+	Timestamp       time.Time   `json:"timestamp"`
+	JobID           uuid.UUID   `json:"job_id,omitzero"`
+	Name            string      `json:"name,omitempty"`
+	ThreadID        int64       `json:"thread_id,omitempty"`
+	ThreadName      string      `json:"thread_name,omitempty"`
+	ProcessID       int         `json:"process_id,omitempty"`
+	OSThreadID      int         `json:"os_thread_id,omitempty"`
+	IsAlive         bool        `json:"is_alive"`
+	State           State       `json:"state,omitzero"`
+	Message         string      `json:"message,omitempty"`
+	Percent         float64     `json:"percent"`
+	Step            int64       `json:"step,omitempty"`
+	Total           int64       `json:"total,omitempty"`
+	Rate            float64     `json:"rate,omitempty"`
+	ETASeconds      float64     `json:"eta_seconds,omitempty"`
+	QueuePosition   int         `json:"queue_position,omitempty"`
+	QueueWait       float64     `json:"queue_wait_seconds,omitempty"`
+	StartTime       time.Time   `json:"start_time,omitzero"`
+	Success         *bool       `json:"success,omitempty"`
+	DurationSeconds float64     `json:"duration_seconds,omitempty"`
+	PausedSeconds   float64     `json:"paused_seconds,omitempty"`
+	ThreadCPU       float64     `json:"thread_cpu_seconds,omitempty"`
+	Error           string      `json:"error,omitempty"`
+	Traceback       string      `json:"traceback,omitempty"`
+	Level           *slog.Level `json:"level,omitempty"`
+	Attrs           []LogAttr   `json:"attrs,omitempty"`
+	LagFirst        uint64      `json:"lag_first,omitempty"`
+	LagLast         uint64      `json:"lag_last,omitempty"`
 }
 
 // MarshalJSON encodes the event with snake_case names; durations are in
@@ -223,6 +236,10 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	if e.Type == EventComplete {
 		ok := e.Success()
 		w.Success = &ok
+	}
+	if e.Type == EventLog {
+		level := e.Level
+		w.Level, w.Attrs = &level, e.Attrs
 	}
 	if e.Err != nil {
 		w.Error = e.Err.Error()
@@ -250,6 +267,10 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if w.Error != "" {
 		e.Err = errors.New(w.Error)
 	}
+	if w.Level != nil {
+		e.Level = *w.Level
+	}
+	e.Attrs = w.Attrs
 	return nil
 }
 

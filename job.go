@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/bgjob/bgjob/internal/ring"
 	"github.com/bgjob/bgjob/internal/stacks"
 )
 
@@ -132,6 +134,9 @@ type job struct {
 	stalled     bool
 	lastChange  time.Time    // when the progress loop last saw progress change
 	tickMark    progressMark // the progress it saw then
+	timeline    timeline
+	log         *slog.Logger // made on first use
+	logs        ring.Queue[LogRecord]
 	timer       *time.Timer // the timeout, while the job runs
 	graceTimer  *time.Timer // the grace after a cancel, see WithCancelGrace
 
@@ -301,9 +306,16 @@ func (j *job) tick(now time.Time) {
 		j.tickMark, j.lastChange = mark, now
 		unstalled = j.stalled
 		j.stalled = false
+		j.timeline.addProgress(now, p, j.r.cfg.progressInterval)
 	case limit > 0 && !j.stalled && j.state != StatePaused && now.Sub(j.lastChange) >= limit:
 		j.stalled = true
 		stalled = true
+	}
+	switch {
+	case stalled:
+		j.timeline.add(TimelinePoint{Time: now, Kind: TimelineStalled, Percent: p.percent, Step: p.step})
+	case unstalled:
+		j.timeline.add(TimelinePoint{Time: now, Kind: TimelineUnstalled, Percent: p.percent, Step: p.step})
 	}
 	observed := j.r.observed()
 	var events []*Event
@@ -323,6 +335,19 @@ func (j *job) tick(now time.Time) {
 	if stalled && observed {
 		j.publishStalled(now, idle)
 	}
+}
+
+// recordThreadCPU adds to the timeline of a working job that has its own
+// OS thread a resource sample with that thread's CPU time; other jobs
+// share the Runner's samples (see Runner.withSamples).
+func (j *job) recordThreadCPU(now time.Time, sample Resources) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if !j.state.working() || !j.hasWorker || j.osThreadID == 0 {
+		return
+	}
+	sample.ThreadCPU = threadCPUTime(j.osThreadID)
+	j.timeline.add(TimelinePoint{Time: now, Kind: TimelineResources, Resources: &sample})
 }
 
 // publishStalled publishes EventStalled with the stacks of the job's
@@ -459,6 +484,8 @@ func (j *job) finish(err error, panicErr *PanicError) {
 	// The state turns terminal before complete is published, so that no
 	// one who has seen complete can read the job as running.
 	j.final = last
+	j.timeline.lastSample = time.Time{} // the last point is always kept
+	j.timeline.addProgress(now, last, j.r.cfg.progressInterval)
 	j.state = state
 	j.err = err
 	j.stalled = false

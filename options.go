@@ -2,6 +2,7 @@ package bgjob
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/bgjob/bgjob/internal/delivery"
@@ -16,6 +17,14 @@ const (
 	// MaxBuffer is the largest channel buffer a subscription accepts: the
 	// buffer is allocated up front, a few hundred bytes an event.
 	MaxBuffer = 1 << 16
+	// DefaultLogLimit is how many log lines each job keeps.
+	DefaultLogLimit = 100
+	// DefaultLogBacklog is how many log events a subscription holds for a
+	// reader that falls behind.
+	DefaultLogBacklog = 256
+	// DefaultResourceInterval is how often the Runner samples the
+	// process's resources while jobs run.
+	DefaultResourceInterval = time.Second
 	// MaxNameLen is the longest job name Start accepts, in bytes.
 	MaxNameLen = 256
 )
@@ -44,12 +53,20 @@ type runnerConfig struct {
 	defaultTimeout   time.Duration
 	cancelGrace      time.Duration // 0: never abandon
 	stallTimeout     time.Duration // 0: no stall detection
+	logger           *slog.Logger
+	logLevel         slog.Leveler
+	logLimit         int
+	resourceInterval time.Duration
+	history          History
 }
 
 func newRunnerConfig(opts []Option) (runnerConfig, error) {
 	c := runnerConfig{
 		progressInterval: DefaultProgressInterval,
 		historyLimit:     DefaultHistoryLimit,
+		logLevel:         slog.LevelInfo,
+		logLimit:         DefaultLogLimit,
+		resourceInterval: DefaultResourceInterval,
 	}
 	for _, o := range opts {
 		if o == nil {
@@ -68,13 +85,14 @@ func newRunnerConfig(opts []Option) (runnerConfig, error) {
 }
 
 type subscriptionConfig struct {
-	buffer  int
-	backlog int
-	policy  Policy
+	buffer     int
+	backlog    int
+	logBacklog int
+	policy     Policy
 }
 
 func newSubscriptionConfig(opts []SubscribeOption) (subscriptionConfig, error) {
-	c := subscriptionConfig{buffer: DefaultBuffer, backlog: DefaultBacklog, policy: Lagging}
+	c := subscriptionConfig{buffer: DefaultBuffer, backlog: DefaultBacklog, logBacklog: DefaultLogBacklog, policy: Lagging}
 	for _, o := range opts {
 		if o == nil {
 			continue
@@ -219,6 +237,68 @@ func WithStallTimeout(d time.Duration) Option {
 	})
 }
 
+// WithLogger sends every job's log records (Progress.Logger) to l as
+// well, with the attributes job_id and job_name. l's handler is called on
+// the job's goroutine, so it should not block.
+func WithLogger(l *slog.Logger) Option {
+	return runnerOption(func(c *runnerConfig) error {
+		c.logger = l
+		return nil
+	})
+}
+
+// WithLogLevel sets the lowest level a job's logger records (default
+// slog.LevelInfo). A nil leveler is an error.
+func WithLogLevel(level slog.Leveler) Option {
+	return runnerOption(func(c *runnerConfig) error {
+		if level == nil {
+			return fmt.Errorf("%w: nil log level", ErrInvalidOption)
+		}
+		c.logLevel = level
+		return nil
+	})
+}
+
+// WithLogLimit sets how many log lines each job keeps, while it runs and in
+// its history record (default DefaultLogLimit); older lines make room for
+// newer ones. Zero keeps none; a negative limit is an error.
+func WithLogLimit(n int) Option {
+	return runnerOption(func(c *runnerConfig) error {
+		if n < 0 {
+			return fmt.Errorf("%w: log limit %d is negative", ErrInvalidOption, n)
+		}
+		c.logLimit = n
+		return nil
+	})
+}
+
+// WithResourceInterval sets how often, while jobs run, the Runner samples
+// the process's CPU time, resident memory, Go heap and goroutines and adds
+// them to each running job's timeline (default DefaultResourceInterval).
+// It must be positive.
+func WithResourceInterval(d time.Duration) Option {
+	return runnerOption(func(c *runnerConfig) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: resource interval %v must be positive", ErrInvalidOption, d)
+		}
+		c.resourceInterval = d
+		return nil
+	})
+}
+
+// WithHistory keeps the records of finished runs in h instead of the
+// Runner's own bounded memory (see WithHistoryLimit, which then does not
+// apply). A nil History is an error.
+func WithHistory(h History) Option {
+	return runnerOption(func(c *runnerConfig) error {
+		if h == nil {
+			return fmt.Errorf("%w: nil history", ErrInvalidOption)
+		}
+		c.history = h
+		return nil
+	})
+}
+
 // WithEvents configures the subscription behind Runner.Events.
 func WithEvents(opts ...SubscribeOption) Option {
 	return runnerOption(func(c *runnerConfig) error {
@@ -250,6 +330,21 @@ func WithBacklog(n int) SubscribeOption {
 			return fmt.Errorf("%w: backlog %d must be at least 1", ErrInvalidOption, n)
 		}
 		c.backlog = n
+		return nil
+	})
+}
+
+// WithLogBacklog bounds the log events (EventLog) a subscription holds
+// for a reader that falls behind (default DefaultLogBacklog): beyond it the
+// oldest log lines are dropped, and counted in SubscriptionStats.LogDropped.
+// Other events never make room for logs, nor logs for them. It must be at
+// least 1.
+func WithLogBacklog(n int) SubscribeOption {
+	return subscribeOption(func(c *subscriptionConfig) error {
+		if n < 1 {
+			return fmt.Errorf("%w: log backlog %d must be at least 1", ErrInvalidOption, n)
+		}
+		c.logBacklog = n
 		return nil
 	})
 }

@@ -88,4 +88,3 @@ func (j *job) before(k *job) bool {
 	}
 	return j.order < k.order
 }
-

@@ -3,6 +3,7 @@ package bgjob
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
 	"sync"
@@ -12,8 +13,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
-
-	"github.com/bgjob/bgjob/internal/ring"
 )
 
 // Runner runs jobs in the background, each in its own goroutine, publishes
@@ -41,7 +40,7 @@ type Runner struct {
 	mu           sync.Mutex // guards the fields below
 	closed       bool
 	live         map[uuid.UUID]*job
-	history      ring.Queue[*job]
+	history      History
 	finished     [len(stateNames)]int // finished jobs by final state, over the Runner's life
 	nextWorkerID int64
 	order        uint64
@@ -50,6 +49,8 @@ type Runner struct {
 	abandoned    int      // live jobs abandoned after a cancel (see WithCancelGrace)
 	finalized    bool
 	loopStop     chan struct{} // non-nil while the progress loop runs
+	resources    Resources     // the last sample (see WithResourceInterval)
+	samples      timeline      // resource samples, shared by the jobs' timelines
 	events       *Subscription // behind Events, made on first use
 
 	// publishMu orders all events: a sequence number is taken and the
@@ -71,7 +72,12 @@ func NewRunner(opts ...Option) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
+	history := cfg.history
+	if history == nil {
+		history = newMemoryHistory(cfg.historyLimit)
+	}
 	return &Runner{
+		history: history,
 		cfg:     cfg,
 		pid:     os.Getpid(),
 		closing: make(chan struct{}),
@@ -121,7 +127,6 @@ func (r *Runner) Start(ctx context.Context, name string, work Job, opts ...JobOp
 	if err != nil {
 		return nil, fmt.Errorf("bgjob: making a job id: %w", err)
 	}
-	jobCtx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	j := &job{
 		r:          r,
 		id:         id,
@@ -130,8 +135,6 @@ func (r *Runner) Start(ctx context.Context, name string, work Job, opts ...JobOp
 		lockThread: cfg.lockThread,
 		timeout:    r.cfg.defaultTimeout,
 		priority:   cfg.priority,
-		ctx:        jobCtx,
-		cancel:     cancel,
 		done:       make(chan struct{}),
 		queueIndex: -1,
 		state:      StateQueued,
@@ -139,6 +142,8 @@ func (r *Runner) Start(ctx context.Context, name string, work Job, opts ...JobOp
 	if cfg.hasTimeout {
 		j.timeout = cfg.timeout
 	}
+	j.ctx, j.cancel = context.WithCancelCause(context.WithValue(context.WithoutCancel(ctx), jobKey{}, j))
+	cancel := j.cancel
 	j.handle.j = j
 	j.progress.j = j
 
@@ -307,9 +312,12 @@ func (r *Runner) publish(ev *Event) {
 	r.seq++
 	ev.Seq = r.seq
 	for _, s := range r.subs {
-		if ev.Type == EventProgress {
+		switch ev.Type {
+		case EventProgress:
 			s.sink.PushLatest(ev.JobID, ev.Seq, ev)
-		} else {
+		case EventLog:
+			s.sink.PushLog(ev.Seq, ev)
+		default:
 			s.sink.Push(ev.Seq, ev)
 		}
 	}
@@ -390,6 +398,7 @@ func (r *Runner) progressLoop(stop <-chan struct{}) {
 	t := time.NewTicker(r.cfg.progressInterval)
 	defer t.Stop()
 	var batch []*job
+	var lastSample time.Time
 	for {
 		select {
 		case <-stop:
@@ -410,6 +419,17 @@ func (r *Runner) progressLoop(stop <-chan struct{}) {
 		for _, j := range batch {
 			j.tick(now)
 		}
+		if now.Sub(lastSample) >= r.cfg.resourceInterval {
+			lastSample = now
+			sample := sampleResources()
+			r.mu.Lock()
+			r.resources = sample
+			r.samples.add(TimelinePoint{Time: now, Kind: TimelineResources, Resources: &sample})
+			r.mu.Unlock()
+			for _, j := range batch {
+				j.recordThreadCPU(now, sample)
+			}
+		}
 		clear(batch) // drop the references so finished jobs can be freed
 		batch = batch[:0]
 	}
@@ -420,8 +440,16 @@ func (r *Runner) progressLoop(stop <-chan struct{}) {
 func (r *Runner) retire(j *job) {
 	j.mu.Lock()
 	state, hadWorker := j.state, j.hasWorker
+	run := Run{JobStatus: j.statusLocked(), Logs: j.logsLocked()}
+	own, from, to := j.timeline.copy(), j.startTime, j.endTime
 	j.mu.Unlock()
+	run.Timeline = r.withSamples(own, from, to)
 
+	// Into the history before out of the live set, so that the job can be
+	// found all along.
+	if err := r.history.Add(run); err != nil {
+		r.logger().Error("bgjob: recording a run in the history", "job_id", j.id.String(), "job_name", j.name, "error", err)
+	}
 	r.mu.Lock()
 	delete(r.live, j.id)
 	r.finished[state]++
@@ -430,12 +458,6 @@ func (r *Runner) retire(j *job) {
 		r.abandoned-- // its slot was given back when it was abandoned
 	case hadWorker:
 		r.running--
-	}
-	if r.cfg.historyLimit > 0 {
-		r.history.Push(j)
-		if r.history.Len() > r.cfg.historyLimit {
-			r.history.Pop()
-		}
 	}
 	next := r.dispatchLocked()
 	r.finalizeIfDoneLocked()
@@ -584,16 +606,14 @@ func (r *Runner) liveJobsLocked() []*job {
 }
 
 // GetStatus returns a snapshot of the Runner and its jobs: the live ones,
-// then the finished ones it remembers (see WithHistoryLimit).
+// oldest first, then the most recently finished ones in its history (at
+// most WithHistoryLimit, oldest first).
 func (r *Runner) GetStatus() RunnerStatus {
 	r.mu.Lock()
 	jobs := r.liveJobsLocked()
-	for i := range r.history.Len() {
-		jobs = append(jobs, *r.history.At(r.history.Head() + uint64(i)))
-	}
-	nLive := len(r.live)
 	finished := r.finished
 	closed := r.closed
+	resources := r.resources
 	r.mu.Unlock()
 
 	st := RunnerStatus{
@@ -601,17 +621,29 @@ func (r *Runner) GetStatus() RunnerStatus {
 		Counts:    make(map[State]int),
 		Jobs:      make([]JobStatus, len(jobs)),
 		Closed:    closed,
+		Resources: resources,
 	}
+	live := make(map[uuid.UUID]bool, len(jobs))
 	for i, j := range jobs {
 		j.mu.Lock()
 		st.Jobs[i] = j.statusLocked()
 		j.mu.Unlock()
-		if i < nLive {
-			// Finished jobs are counted from finished below, each once.
-			st.Counts[st.Jobs[i].State]++
-			st.AnyRunning = st.AnyRunning || st.Jobs[i].Running()
+		// Finished jobs are counted from finished below, each once.
+		st.Counts[st.Jobs[i].State]++
+		st.AnyRunning = st.AnyRunning || st.Jobs[i].Running()
+		live[j.id] = true
+	}
+	var recent []JobStatus
+	for run := range r.history.Runs() {
+		if len(recent) == r.cfg.historyLimit {
+			break
+		}
+		if !live[run.ID] { // a job retiring right now is in both
+			recent = append(recent, run.JobStatus)
 		}
 	}
+	slices.Reverse(recent)
+	st.Jobs = append(st.Jobs, recent...)
 	for s, n := range finished {
 		if n > 0 {
 			st.Counts[State(s)] += n
@@ -620,29 +652,69 @@ func (r *Runner) GetStatus() RunnerStatus {
 	return st
 }
 
-// findFinishedLocked looks for a finished job in the history, newest
-// first. A scan of the bounded history costs less, over a Runner's life,
-// than keeping an index up to date at every job's end.
-func (r *Runner) findFinishedLocked(id uuid.UUID) (*job, bool) {
-	for pos := r.history.Head() + uint64(r.history.Len()); pos > r.history.Head(); pos-- {
-		if j := *r.history.At(pos - 1); j.id == id {
-			return j, true
-		}
+// JobStatus returns the status of the job with the given id, live or in
+// the history, or ErrUnknownJob.
+func (r *Runner) JobStatus(id uuid.UUID) (JobStatus, error) {
+	j, run, err := r.lookup(id)
+	switch {
+	case err != nil:
+		return JobStatus{}, err
+	case j != nil:
+		return j.status(), nil
+	default:
+		return run.JobStatus, nil
 	}
-	return nil, false
 }
 
-// JobStatus returns the status of the job with the given id, live or among
-// the finished jobs the Runner remembers, or ErrUnknownJob.
-func (r *Runner) JobStatus(id uuid.UUID) (JobStatus, error) {
+// lookup finds the job with the given id among the live jobs, or its run
+// in the history. A scan of the history costs less, over a Runner's life,
+// than keeping an index up to date at every job's end.
+func (r *Runner) lookup(id uuid.UUID) (*job, Run, error) {
 	r.mu.Lock()
 	j, ok := r.live[id]
-	if !ok {
-		j, ok = r.findFinishedLocked(id)
+	r.mu.Unlock()
+	if ok {
+		return j, Run{}, nil
+	}
+	for run := range r.history.Runs() {
+		if run.ID == id {
+			return nil, run, nil
+		}
+	}
+	return nil, Run{}, ErrUnknownJob
+}
+
+// withSamples merges into a job's own timeline points the Runner's resource
+// samples taken while it ran, from to to (zero: still running). The
+// samples are kept once for all jobs, so that a hundred thousand parked
+// jobs do not each keep a copy.
+func (r *Runner) withSamples(own []TimelinePoint, from, to time.Time) []TimelinePoint {
+	if from.IsZero() {
+		return own
+	}
+	r.mu.Lock()
+	var shared []TimelinePoint
+	for _, pt := range r.samples.points {
+		if !pt.Time.Before(from) && (to.IsZero() || !pt.Time.After(to)) {
+			shared = append(shared, pt)
+		}
 	}
 	r.mu.Unlock()
-	if !ok {
-		return JobStatus{}, ErrUnknownJob
+	merged := make([]TimelinePoint, 0, len(own)+len(shared))
+	for len(own) > 0 || len(shared) > 0 {
+		if len(shared) == 0 || (len(own) > 0 && !own[0].Time.After(shared[0].Time)) {
+			merged, own = append(merged, own[0]), own[1:]
+		} else {
+			merged, shared = append(merged, shared[0]), shared[1:]
+		}
 	}
-	return j.status(), nil
+	return merged
+}
+
+// logger returns where the Runner reports its own troubles.
+func (r *Runner) logger() *slog.Logger {
+	if r.cfg.logger != nil {
+		return r.cfg.logger
+	}
+	return slog.Default()
 }

@@ -187,4 +187,7 @@ type RunnerStatus struct {
 	Jobs []JobStatus `json:"jobs"`
 	// Closed reports whether Shutdown has been called.
 	Closed bool `json:"closed"`
+	// Resources is the last sample of the process's resources, taken
+	// while jobs ran (see WithResourceInterval); zero before the first.
+	Resources Resources `json:"resources"`
 }

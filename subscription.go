@@ -29,6 +29,9 @@ type SubscriptionStats struct {
 	// and Lags the EventLagged notices that name them.
 	Lost uint64
 	Lags uint64
+	// LogDropped counts log events dropped, oldest first, because the
+	// reader fell more than its log backlog behind (WithLogBacklog).
+	LogDropped uint64
 	// Pending is the number of events waiting behind the channel now;
 	// MaxPending the most that ever waited.
 	Pending    int
@@ -38,9 +41,10 @@ type SubscriptionStats struct {
 func newSubscription(r *Runner, c subscriptionConfig) *Subscription {
 	s := &Subscription{r: r, policy: c.policy}
 	s.sink = delivery.New[uuid.UUID](delivery.Config[Event]{
-		Buffer:  c.buffer,
-		Backlog: c.backlog,
-		Policy:  delivery.Policy(c.policy),
+		Buffer:     c.buffer,
+		Backlog:    c.backlog,
+		LogBacklog: c.logBacklog,
+		Policy:     delivery.Policy(c.policy),
 		Lagged: func(first, last uint64) Event {
 			return Event{Type: EventLagged, ProcessID: r.pid, LagFirst: first, LagLast: last}
 		},
@@ -61,7 +65,7 @@ func (s *Subscription) Stats() SubscriptionStats {
 	st := s.sink.Stats()
 	return SubscriptionStats{
 		Delivered: st.Delivered, Coalesced: st.Coalesced,
-		Lost: st.Lost, Lags: st.Lags,
+		Lost: st.Lost, Lags: st.Lags, LogDropped: st.LogDropped,
 		Pending: st.Pending, MaxPending: st.MaxPending,
 	}
 }

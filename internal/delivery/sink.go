@@ -50,6 +50,9 @@ type Config[T any] struct {
 	// OnSpace, if set, is called (without locks held) when a Lossless
 	// Sink's backlog falls below its bound.
 	OnSpace func()
+	// LogBacklog bounds the values pushed with PushLog held behind the
+	// channel, whatever the policy: beyond it the oldest is dropped.
+	LogBacklog int
 }
 
 // Stats counts what happened to the values pushed into a Sink.
@@ -58,6 +61,7 @@ type Stats struct {
 	Coalesced  uint64 // latest values replaced by a newer one before delivery
 	Lost       uint64 // values dropped because the backlog was full (Lagging)
 	Lags       uint64 // notices of lost values queued
+	LogDropped uint64 // values pushed with PushLog dropped, oldest first
 	Pending    int    // values held behind the channel now
 	MaxPending int    // the most values ever held behind the channel
 }
@@ -74,7 +78,7 @@ type entry[K comparable, T any] struct {
 	kind     kind
 	counted  bool // counts against the backlog bound
 	key      K
-	seq      uint64 // of the first value pushed into a kindLatest entry
+	seq      uint64 // its sequence number; for kindLatest, the first value's
 	v        *T
 	lagFirst uint64
 	lagLast  uint64
@@ -102,6 +106,7 @@ type Sink[K comparable, T any] struct {
 
 	mu        sync.Mutex
 	q         ring.Queue[entry[K, T]]
+	logs      ring.Queue[logEntry[T]] // merged with q by sequence number
 	latest    map[K]uint64 // position in q of the replaceable value per key
 	lastLag   uint64       // position in q of the newest lag notice, plus one
 	pumping   bool         // a pump goroutine owns the send side
@@ -139,7 +144,35 @@ func (s *Sink[K, T]) Push(seq uint64, v *T) {
 		s.dropLocked(seq)
 		return
 	}
-	s.appendLocked(entry[K, T]{kind: kindValue, counted: true, v: v})
+	s.appendLocked(entry[K, T]{kind: kindValue, counted: true, seq: seq, v: v})
+}
+
+// PushLog queues v like Push, but under the log bound instead of the
+// backlog: when LogBacklog log values are held, the oldest of them is
+// dropped to make room, so a reader that falls behind loses old log lines
+// first and never loses anything else for them.
+func (s *Sink[K, T]) PushLog(seq uint64, v *T) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.finishing {
+		return
+	}
+	if s.trySendLocked(v) {
+		return
+	}
+	if s.logs.Len() >= s.cfg.LogBacklog {
+		s.logs.Pop()
+		s.stats.LogDropped++
+	}
+	s.logs.Push(logEntry[T]{seq: seq, v: v})
+	s.notePendingLocked()
+	s.startPumpLocked()
+}
+
+// logEntry is a value pushed with PushLog.
+type logEntry[T any] struct {
+	seq uint64
+	v   *T
 }
 
 // PushLatest queues v for delivery like Push, except that a value for the
@@ -187,7 +220,7 @@ func (s *Sink[K, T]) Stats() Stats {
 	defer s.mu.Unlock()
 	st := s.stats
 	st.Delivered = s.delivered.Load()
-	st.Pending = s.q.Len() + int(s.held.Load())
+	st.Pending = s.q.Len() + s.logs.Len() + int(s.held.Load())
 	return st
 }
 
@@ -214,6 +247,7 @@ func (s *Sink[K, T]) Close() {
 	}
 	s.closed = true
 	s.q.Clear()
+	s.logs.Clear()
 	clear(s.latest)
 	s.backlog.Store(0)
 	close(s.stop)
@@ -225,7 +259,7 @@ func (s *Sink[K, T]) Close() {
 // trySendLocked hands v straight to the channel when nothing is held ahead
 // of it and the channel has room.
 func (s *Sink[K, T]) trySendLocked(v *T) bool {
-	if s.q.Len() > 0 || s.held.Load() > 0 {
+	if s.q.Len() > 0 || s.logs.Len() > 0 || s.held.Load() > 0 {
 		return false
 	}
 	select {
@@ -242,14 +276,22 @@ func (s *Sink[K, T]) appendLocked(e entry[K, T]) uint64 {
 	if e.counted {
 		s.backlog.Add(1)
 	}
-	if n := s.q.Len() + int(s.held.Load()); n > s.stats.MaxPending {
+	s.notePendingLocked()
+	s.startPumpLocked()
+	return pos
+}
+
+func (s *Sink[K, T]) notePendingLocked() {
+	if n := s.q.Len() + s.logs.Len() + int(s.held.Load()); n > s.stats.MaxPending {
 		s.stats.MaxPending = n
 	}
+}
+
+func (s *Sink[K, T]) startPumpLocked() {
 	if !s.pumping {
 		s.pumping = true
 		go s.pump()
 	}
-	return pos
 }
 
 // dropLocked records that the value with sequence number seq was lost.
@@ -262,7 +304,7 @@ func (s *Sink[K, T]) dropLocked(seq uint64) {
 		return
 	}
 	s.stats.Lags++
-	pos := s.appendLocked(entry[K, T]{kind: kindLag, counted: true, lagFirst: seq, lagLast: seq})
+	pos := s.appendLocked(entry[K, T]{kind: kindLag, counted: true, seq: seq, lagFirst: seq, lagLast: seq})
 	s.lastLag = pos + 1
 }
 
@@ -283,6 +325,16 @@ func (s *Sink[K, T]) pump() {
 		}
 		batch = batch[:0]
 		for len(batch) < batchSize {
+			// Both queues are in sequence order: take the lower head, so
+			// that log values keep their place among the others.
+			if lg := s.logs.At(s.logs.Head()); lg != nil {
+				if e := s.q.At(s.q.Head()); e == nil || lg.seq < e.seq {
+					v := *lg.v
+					s.logs.Pop()
+					batch = append(batch, sendItem[T]{v: v})
+					continue
+				}
+			}
 			pos := s.q.Head()
 			e, ok := s.q.Pop()
 			if !ok {

@@ -253,3 +253,29 @@ func TestConcurrentProducers(t *testing.T) {
 	assert.Equal(t, uint64(len(got)), st.Delivered)
 	assert.Equal(t, uint64(16000), st.Delivered+st.Coalesced)
 }
+
+func TestLogsKeepTheirPlaceAndDropOldestFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := New[string](Config[item]{
+			Buffer: 0, Backlog: 100, Policy: Lossless, LogBacklog: 3,
+			Renumber: func(v *item, seq uint64) { v.seq = seq },
+		})
+		s.Push(1, &item{seq: 1, label: "info"})
+		for i := uint64(2); i <= 6; i++ {
+			s.PushLog(i, &item{seq: i, label: "log"})
+		}
+		s.Push(7, &item{seq: 7, label: "complete"})
+		s.PushLog(8, &item{seq: 8, label: "log"})
+		s.Finish()
+		got := drain(s)
+		var seqs []uint64
+		for _, v := range got {
+			seqs = append(seqs, v.seq)
+		}
+		// 1 was in flight; the log bound (3) kept the newest lines.
+		assert.Equal(t, []uint64{1, 5, 6, 7, 8}, seqs)
+		st := s.Stats()
+		assert.Equal(t, uint64(3), st.LogDropped)
+		assert.LessOrEqual(t, st.MaxPending, 6)
+	})
+}

@@ -1,0 +1,256 @@
+package bgjob
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// Bounds on what one log record may hold. Longer messages and values are
+// cut, with an ellipsis; attributes past MaxLogAttrs are dropped and the
+// record says how many. A job that logs a megabyte per line cannot make the
+// Runner hold megabytes per line.
+const (
+	MaxLogMessage   = 4096
+	MaxLogAttrValue = 1024
+	MaxLogAttrs     = 32
+)
+
+// LogRecord is one line a job logged.
+type LogRecord struct {
+	Time    time.Time  `json:"time"`
+	Level   slog.Level `json:"level"`
+	Message string     `json:"message"`
+	Attrs   []LogAttr  `json:"attrs,omitempty"`
+}
+
+// LogAttr is one attribute of a LogRecord, its value rendered as text.
+// Attributes in groups have dotted keys ("batch.size").
+type LogAttr struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// Logger returns a logger whose records become the job's log: EventLog
+// events for subscribers, the tail the Runner keeps (WithLogLimit), and
+// records on the Runner's own logger (WithLogger), tagged with the job's id
+// and name. Logging never waits for a subscriber. Records logged after the
+// job has ended go only to the Runner's logger.
+func (p *Progress) Logger() *slog.Logger { return p.j.logger() }
+
+// LogWriter returns an io.Writer for code that logs through the log package
+// or prints lines: each line written becomes a record at the given level,
+// as with Logger. A line longer than MaxLogMessage is cut into records of
+// that size. It is safe for concurrent use.
+func (p *Progress) LogWriter(level slog.Level) io.Writer {
+	return &lineWriter{log: p.Logger(), level: level}
+}
+
+// Logger returns the logger of the job whose context ctx is (see
+// Progress.Logger), or slog.Default() outside a job.
+func Logger(ctx context.Context) *slog.Logger {
+	if j, ok := ctx.Value(jobKey{}).(*job); ok {
+		return j.logger()
+	}
+	return slog.Default()
+}
+
+// jobKey is the context key under which a job's context holds its job.
+type jobKey struct{}
+
+func (j *job) logger() *slog.Logger {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.log == nil {
+		j.log = slog.New(&logHandler{j: j})
+	}
+	return j.log
+}
+
+// logHandler turns slog records into the job's log.
+type logHandler struct {
+	j      *job
+	attrs  []LogAttr
+	prefix string // the open groups, dotted
+}
+
+var _ slog.Handler = (*logHandler)(nil)
+
+func (h *logHandler) Enabled(_ context.Context, level slog.Level) bool {
+	return level >= h.j.r.cfg.logLevel.Level()
+}
+
+func (h *logHandler) Handle(ctx context.Context, rec slog.Record) error {
+	attrs := append([]LogAttr(nil), h.attrs...)
+	rec.Attrs(func(a slog.Attr) bool {
+		attrs = appendAttr(attrs, h.prefix, a)
+		return true
+	})
+	h.j.writeLog(ctx, LogRecord{Time: rec.Time, Level: rec.Level, Message: rec.Message, Attrs: attrs})
+	return nil
+}
+
+func (h *logHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	h2 := *h
+	h2.attrs = append([]LogAttr(nil), h.attrs...)
+	for _, a := range as {
+		h2.attrs = appendAttr(h2.attrs, h.prefix, a)
+	}
+	return &h2
+}
+
+func (h *logHandler) WithGroup(name string) slog.Handler {
+	if name == "" {
+		return h
+	}
+	h2 := *h
+	h2.prefix = h.prefix + name + "."
+	return &h2
+}
+
+// appendAttr flattens a into attrs, groups as dotted keys.
+func appendAttr(attrs []LogAttr, prefix string, a slog.Attr) []LogAttr {
+	v := a.Value.Resolve()
+	if v.Kind() == slog.KindGroup {
+		p := prefix
+		if a.Key != "" {
+			p += a.Key + "."
+		}
+		for _, g := range v.Group() {
+			attrs = appendAttr(attrs, p, g)
+		}
+		return attrs
+	}
+	if a.Key == "" {
+		return attrs
+	}
+	return append(attrs, LogAttr{Key: prefix + a.Key, Value: v.String()})
+}
+
+// writeLog records one line of the job's log.
+func (j *job) writeLog(ctx context.Context, rec LogRecord) {
+	rec = boundRecord(rec)
+	if rec.Time.IsZero() {
+		rec.Time = time.Now()
+	}
+	j.publishMu.Lock()
+	j.mu.Lock()
+	var ev *Event
+	if !j.state.Terminal() {
+		j.logs.Push(rec)
+		if j.logs.Len() > j.r.cfg.logLimit {
+			j.logs.Pop()
+		}
+		if j.r.observed() {
+			ev = j.eventLocked(EventLog, rec.Time)
+			ev.Level, ev.Message, ev.Attrs = rec.Level, rec.Message, rec.Attrs
+		}
+	}
+	j.mu.Unlock()
+	if ev != nil {
+		j.r.publish(ev)
+	}
+	j.publishMu.Unlock()
+
+	if l := j.r.cfg.logger; l != nil {
+		args := make([]slog.Attr, 0, len(rec.Attrs)+2)
+		args = append(args, slog.String("job_id", j.id.String()), slog.String("job_name", j.name))
+		for _, a := range rec.Attrs {
+			args = append(args, slog.String(a.Key, a.Value))
+		}
+		l.LogAttrs(ctx, rec.Level, rec.Message, args...)
+	}
+}
+
+// logsLocked returns a copy of the job's log tail, oldest first.
+func (j *job) logsLocked() []LogRecord {
+	out := make([]LogRecord, 0, j.logs.Len())
+	for i := range j.logs.Len() {
+		out = append(out, *j.logs.At(j.logs.Head() + uint64(i)))
+	}
+	return out
+}
+
+// boundRecord applies the bounds above and makes the text valid UTF-8.
+func boundRecord(rec LogRecord) LogRecord {
+	rec.Message = boundText(rec.Message, MaxLogMessage)
+	if len(rec.Attrs) > MaxLogAttrs {
+		dropped := len(rec.Attrs) - MaxLogAttrs
+		rec.Attrs = append(rec.Attrs[:MaxLogAttrs:MaxLogAttrs], LogAttr{Key: "bgjob.dropped_attrs", Value: itoa(dropped)})
+	}
+	for i := range rec.Attrs {
+		rec.Attrs[i].Key = boundText(rec.Attrs[i].Key, MaxLogAttrValue)
+		rec.Attrs[i].Value = boundText(rec.Attrs[i].Value, MaxLogAttrValue)
+	}
+	return rec
+}
+
+// boundText returns s as valid UTF-8 (invalid bytes become U+FFFD), cut to
+// at most limit bytes on a rune boundary, with "…" when it was cut.
+func boundText(s string, limit int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if len(s) <= limit {
+		return s
+	}
+	const ellipsis = "…"
+	cut := limit - len(ellipsis)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(b[i:])
+		}
+	}
+}
+
+// lineWriter turns written bytes into log records, a line each.
+type lineWriter struct {
+	log   *slog.Logger
+	level slog.Level
+
+	mu      sync.Mutex
+	pending []byte
+}
+
+func (w *lineWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := len(b)
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			w.pending = append(w.pending, b...)
+			for len(w.pending) >= MaxLogMessage {
+				w.emit(w.pending[:MaxLogMessage])
+				w.pending = append(w.pending[:0], w.pending[MaxLogMessage:]...)
+			}
+			break
+		}
+		w.pending = append(w.pending, b[:i]...)
+		w.emit(w.pending)
+		w.pending = w.pending[:0]
+		b = b[i+1:]
+	}
+	return n, nil
+}
+
+func (w *lineWriter) emit(line []byte) {
+	w.log.Log(context.Background(), w.level, string(bytes.TrimRight(line, "\r")))
+}
