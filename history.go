@@ -48,7 +48,7 @@ func (f RunFilter) match(run Run) bool {
 }
 
 // Runs yields the finished runs the Runner's history holds that f selects,
-// newest first. It may be called while jobs finish; it sees the runs
+// newest first (in the order they were recorded, as each job retired). It may be called while jobs finish; it sees the runs
 // recorded when it started.
 func (r *Runner) Runs(f RunFilter) iter.Seq[Run] {
 	return func(yield func(Run) bool) {

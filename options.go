@@ -337,8 +337,8 @@ func WithBacklog(n int) SubscribeOption {
 // WithLogBacklog bounds the log events (EventLog) a subscription holds
 // for a reader that falls behind (default DefaultLogBacklog): beyond it the
 // oldest log lines are dropped, and counted in SubscriptionStats.LogDropped.
-// Other events never make room for logs, nor logs for them. It must be at
-// least 1.
+// Other events never make room for logs, nor logs for them. Up to 64 more
+// may already be on their way into the channel. It must be at least 1.
 func WithLogBacklog(n int) SubscribeOption {
 	return subscribeOption(func(c *subscriptionConfig) error {
 		if n < 1 {

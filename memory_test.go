@@ -1,0 +1,463 @@
+package bgjob_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log"
+	"log/slog"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/bgjob/bgjob"
+)
+
+// This file tests what a run leaves behind: its log, its history record,
+// its timeline and the resources it used.
+
+func TestJobLogsReachSubscribersTheTailAndTheRunnersLogger(t *testing.T) {
+	var out bytes.Buffer
+	var outMu sync.Mutex
+	runnerLog := slog.New(slog.NewTextHandler(lockedWriter{&outMu, &out}, nil))
+	r := newRunner(t, bgjob.WithLogger(runnerLog), bgjob.WithLogLimit(3))
+	events := r.Events()
+	h := start(t, r, "chatty", func(ctx context.Context, p *bgjob.Progress) error {
+		l := p.Logger().With("run", 7)
+		l.Info("loading data", "rows", 1000)
+		l.WithGroup("epoch").Info("done", "n", 1, "loss", 0.25)
+		bgjob.Logger(ctx).Warn("from the context")
+		p.Logger().Debug("below the level: dropped")
+		stdlog := log.New(p.LogWriter(slog.LevelInfo), "", 0)
+		stdlog.Print("printed line")
+		return nil
+	})
+	require.NoError(t, waitJob(t, h))
+	require.NoError(t, r.Shutdown(context.Background()))
+
+	var logs []bgjob.Event
+	for _, ev := range checkLifecyclesWithLogs(t, collect(events)) {
+		if ev.Type == bgjob.EventLog {
+			logs = append(logs, ev)
+		}
+	}
+	require.Len(t, logs, 4)
+	assert.Equal(t, "loading data", logs[0].Message)
+	assert.Equal(t, []bgjob.LogAttr{{Key: "run", Value: "7"}, {Key: "rows", Value: "1000"}}, logs[0].Attrs)
+	assert.Equal(t, []bgjob.LogAttr{{Key: "run", Value: "7"}, {Key: "epoch.n", Value: "1"}, {Key: "epoch.loss", Value: "0.25"}}, logs[1].Attrs)
+	assert.Equal(t, slog.LevelWarn, logs[2].Level)
+	assert.Equal(t, "printed line", logs[3].Message)
+
+	tail := h.Logs()
+	require.Len(t, tail, 3, "the tail keeps the last WithLogLimit lines")
+	assert.Equal(t, "done", tail[0].Message)
+	assert.Equal(t, "printed line", tail[2].Message)
+
+	outMu.Lock()
+	text := out.String()
+	outMu.Unlock()
+	assert.Contains(t, text, "job_id="+h.ID().String())
+	assert.Contains(t, text, "job_name=chatty")
+	assert.Contains(t, text, "msg=\"loading data\"")
+
+	// The logger outlives the job: its records reach only the Runner's
+	// logger.
+	var kept *bgjob.Progress
+	h2 := start(t, r2(t, runnerLog), "ended", func(ctx context.Context, p *bgjob.Progress) error {
+		kept = p
+		return nil
+	})
+	waitJob(t, h2)
+	kept.Logger().Info("after the end")
+	assert.Empty(t, h2.Logs())
+}
+
+func r2(t *testing.T, l *slog.Logger) *bgjob.Runner { return newRunner(t, bgjob.WithLogger(l)) }
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (w lockedWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(b)
+}
+
+// checkLifecyclesWithLogs checks the lifecycle of every job in evs, log
+// events allowed between worker_started and complete.
+func checkLifecyclesWithLogs(t *testing.T, evs []bgjob.Event) []bgjob.Event {
+	t.Helper()
+	jobs := map[[16]byte]bool{}
+	var spine []bgjob.Event
+	for _, ev := range evs {
+		jobs[ev.JobID] = true
+		if ev.Type != bgjob.EventLog {
+			spine = append(spine, ev)
+		}
+	}
+	checkLifecycles(t, spine, len(jobs))
+	return evs
+}
+
+func TestLogRecordsAreBounded(t *testing.T) {
+	r := newRunner(t)
+	h := start(t, r, "huge", func(ctx context.Context, p *bgjob.Progress) error {
+		attrs := []any{"big", strings.Repeat("v", 10_000)}
+		for i := range 50 {
+			attrs = append(attrs, fmt.Sprint("k", i), i)
+		}
+		p.Logger().Info(strings.Repeat("é", 10_000)+"tail", attrs...)
+		p.Logger().Info("bad \xff\xfe bytes")
+		w := p.LogWriter(slog.LevelInfo)
+		fmt.Fprint(w, strings.Repeat("x", bgjob.MaxLogMessage+10))
+		fmt.Fprint(w, "\nsecond\r\nthird")
+		return nil
+	})
+	require.NoError(t, waitJob(t, h))
+	logs := h.Logs()
+	require.Len(t, logs, 5)
+	assert.LessOrEqual(t, len(logs[0].Message), bgjob.MaxLogMessage)
+	assert.True(t, strings.HasSuffix(logs[0].Message, "…"))
+	assert.True(t, utf8Valid(logs[0].Message), "cut on a rune boundary")
+	assert.Len(t, logs[0].Attrs, bgjob.MaxLogAttrs+1)
+	assert.Equal(t, bgjob.LogAttr{Key: "bgjob.dropped_attrs", Value: "19"}, logs[0].Attrs[bgjob.MaxLogAttrs])
+	assert.LessOrEqual(t, len(logs[0].Attrs[0].Value), bgjob.MaxLogAttrValue)
+	assert.Equal(t, "bad \uFFFD bytes", logs[1].Message)
+	assert.Equal(t, strings.Repeat("x", bgjob.MaxLogMessage), logs[2].Message, "a long line is cut into records")
+	assert.Equal(t, "xxxxxxxxxx", logs[3].Message)
+	assert.Equal(t, "second", logs[4].Message)
+	// "third" has no newline yet: it waits for the rest of its line.
+}
+
+func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "!") == s }
+
+// A subscriber that does not read while a job logs a hundred thousand
+// lines: the job never waits, the subscriber loses the oldest lines first
+// and says how many, and it loses nothing else.
+func TestStalledSubscriberLosesOldestLogLinesFirst(t *testing.T) {
+	const lines, logBacklog = 100_000, 50
+	r := newRunner(t, bgjob.WithLogLimit(10))
+	sub, err := r.Subscribe(bgjob.WithBuffer(1), bgjob.WithLogBacklog(logBacklog), bgjob.WithPolicy(bgjob.Lossless))
+	require.NoError(t, err)
+	h := start(t, r, "logger", func(ctx context.Context, p *bgjob.Progress) error {
+		l := p.Logger()
+		for i := range lines {
+			l.Info("line", "i", i)
+		}
+		return nil
+	})
+	require.NoError(t, waitJob(t, h), "the job never waits for the reader")
+	require.NoError(t, r.Shutdown(context.Background()))
+	evs := collect(sub.Events())
+	checkLifecyclesWithLogs(t, evs)
+	var got []string
+	for _, ev := range evs {
+		if ev.Type == bgjob.EventLog {
+			got = append(got, ev.Attrs[0].Value)
+		}
+	}
+	st := sub.Stats()
+	assert.Equal(t, uint64(lines-len(got)), st.LogDropped, "every dropped line is counted")
+	// The bound, plus what the pump had already taken to hand over.
+	assert.LessOrEqual(t, len(got), logBacklog+64+2)
+	assert.Equal(t, fmt.Sprint(lines-1), got[len(got)-1], "the newest line is kept")
+	assert.LessOrEqual(t, st.MaxPending, logBacklog+64+5)
+	assert.Len(t, h.Logs(), 10)
+}
+
+func TestHistoryRecordsRunsAndFilters(t *testing.T) {
+	r := newRunner(t, bgjob.WithHistoryLimit(5), bgjob.WithMaxRunning(1))
+	errBad := errors.New("bad batch")
+	for i := range 8 {
+		name := "train"
+		if i%2 == 1 {
+			name = "eval"
+		}
+		h := start(t, r, name, func(ctx context.Context, p *bgjob.Progress) error {
+			p.Report(float64(10*i), fmt.Sprint("step ", i))
+			p.Logger().Info("working", "i", i)
+			if i%3 == 0 {
+				return errBad
+			}
+			return nil
+		})
+		waitJob(t, h)
+	}
+	var all []bgjob.Run
+	for run := range r.Runs(bgjob.RunFilter{}) {
+		all = append(all, run)
+	}
+	require.Len(t, all, 5, "the history keeps its bound")
+	assert.Equal(t, "step 7", all[0].Message, "newest first")
+	assert.Equal(t, "step 3", all[4].Message)
+	assert.Equal(t, 70.0, all[0].Percent, "the last progress")
+	require.Len(t, all[0].Logs, 1)
+	assert.Equal(t, "working", all[0].Logs[0].Message)
+	assert.NotEmpty(t, all[0].Timeline)
+
+	var failed []string
+	for run := range r.Runs(bgjob.RunFilter{States: []bgjob.State{bgjob.StateFailed}}) {
+		failed = append(failed, run.Message)
+		assert.ErrorIs(t, run.Err, errBad)
+	}
+	assert.Equal(t, []string{"step 6", "step 3"}, failed)
+	n := 0
+	for run := range r.Runs(bgjob.RunFilter{Name: "eval", States: []bgjob.State{bgjob.StateSucceeded}}) {
+		assert.Equal(t, "eval", run.Name)
+		n++
+	}
+	assert.Equal(t, 2, n)
+	for range r.Runs(bgjob.RunFilter{}) {
+		break // stopping early is fine
+	}
+}
+
+func TestHistoryBoundHeldOverManyJobs(t *testing.T) {
+	r := newRunner(t, bgjob.WithHistoryLimit(50))
+	for range 20_000 {
+		waitJob(t, start(t, r, "short", succeed))
+	}
+	n := 0
+	for range r.Runs(bgjob.RunFilter{}) {
+		n++
+	}
+	assert.Equal(t, 50, n)
+	assert.Equal(t, 20_000, r.GetStatus().Counts[bgjob.StateSucceeded])
+
+	none := newRunner(t, bgjob.WithHistoryLimit(0))
+	h := start(t, none, "forgotten", succeed)
+	waitJob(t, h)
+	for range none.Runs(bgjob.RunFilter{}) {
+		t.Fatal("a zero limit keeps no run")
+	}
+	assert.Equal(t, bgjob.StateSucceeded, h.Status().State, "the handle keeps its own job")
+}
+
+func TestReadingTheHistoryWhileJobsFinish(t *testing.T) {
+	r := newRunner(t, bgjob.WithHistoryLimit(100))
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			seen := map[[16]byte]bool{}
+			for run := range r.Runs(bgjob.RunFilter{}) {
+				assert.False(t, seen[run.ID], "each run once")
+				seen[run.ID] = true
+				assert.True(t, run.State.Terminal())
+			}
+			assert.LessOrEqual(t, len(seen), 100)
+		}
+	})
+	for range 2000 {
+		start(t, r, "j", succeed)
+	}
+	require.NoError(t, r.Shutdown(context.Background()))
+	close(stop)
+	wg.Wait()
+}
+
+// recordingHistory is a History a durable store would replace.
+type recordingHistory struct {
+	mu   sync.Mutex
+	runs []bgjob.Run
+	fail bool
+}
+
+func (h *recordingHistory) Add(run bgjob.Run) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.fail {
+		return errors.New("disk full")
+	}
+	h.runs = append(h.runs, run)
+	return nil
+}
+
+func (h *recordingHistory) Runs() iter.Seq[bgjob.Run] {
+	return func(yield func(bgjob.Run) bool) {
+		h.mu.Lock()
+		runs := append([]bgjob.Run(nil), h.runs...)
+		h.mu.Unlock()
+		for i := len(runs) - 1; i >= 0; i-- {
+			if !yield(runs[i]) {
+				return
+			}
+		}
+	}
+}
+
+func TestPluggableHistory(t *testing.T) {
+	store := &recordingHistory{}
+	var logged bytes.Buffer
+	var mu sync.Mutex
+	r := newRunner(t, bgjob.WithHistory(store), bgjob.WithLogger(slog.New(slog.NewTextHandler(lockedWriter{&mu, &logged}, nil))))
+	h := start(t, r, "stored", succeed)
+	waitJob(t, h)
+	st, err := r.JobStatus(h.ID())
+	require.NoError(t, err)
+	assert.Equal(t, bgjob.StateSucceeded, st.State)
+	require.Len(t, store.runs, 1)
+	assert.Equal(t, h.ID(), store.runs[0].ID)
+
+	store.mu.Lock()
+	store.fail = true
+	store.mu.Unlock()
+	waitJob(t, start(t, r, "lost", succeed))
+	mu.Lock()
+	assert.Contains(t, logged.String(), "disk full", "a failing store is reported, not silent")
+	mu.Unlock()
+	_, err = bgjob.NewRunner(bgjob.WithHistory(nil))
+	assert.ErrorIs(t, err, bgjob.ErrInvalidOption)
+}
+
+func TestTimelineRecordsProgressPausesStallsAndResources(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, err := bgjob.NewRunner(bgjob.WithStallTimeout(time.Second), bgjob.WithResourceInterval(500*time.Millisecond))
+		require.NoError(t, err)
+		defer r.Shutdown(context.Background())
+		h, err := r.Start(t.Context(), "timeline", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+			p.SetTotal(20)
+			time.Sleep(50 * time.Millisecond)
+			for i := range 20 {
+				if err := p.Checkpoint(); err != nil {
+					return err
+				}
+				if i == 10 {
+					time.Sleep(2 * time.Second) // a stall
+				}
+				p.SetMessage(fmt.Sprint("batch ", i/5))
+				time.Sleep(100 * time.Millisecond)
+				p.Add(1)
+			}
+			return nil
+		}))
+		require.NoError(t, err)
+		time.Sleep(500 * time.Millisecond)
+		require.NoError(t, h.Pause())
+		time.Sleep(time.Second)
+		require.NoError(t, h.Resume())
+		require.NoError(t, h.Wait(t.Context()))
+
+		kinds := map[bgjob.TimelineKind]int{}
+		var messages []string
+		var last bgjob.TimelinePoint
+		for i, pt := range h.Timeline() {
+			kinds[pt.Kind]++
+			if pt.Message != "" {
+				messages = append(messages, pt.Message)
+			}
+			if i > 0 {
+				assert.False(t, pt.Time.Before(last.Time), "in time order")
+			}
+			if pt.Kind == bgjob.TimelineResources {
+				require.NotNil(t, pt.Resources)
+				assert.Positive(t, pt.Resources.Goroutines)
+				assert.Positive(t, pt.Resources.Heap)
+			}
+			last = pt
+		}
+		assert.Positive(t, kinds[bgjob.TimelineProgress])
+		assert.Equal(t, 1, kinds[bgjob.TimelinePaused])
+		assert.Equal(t, 1, kinds[bgjob.TimelineResumed])
+		assert.Equal(t, 1, kinds[bgjob.TimelineStalled])
+		assert.Equal(t, 1, kinds[bgjob.TimelineUnstalled])
+		assert.GreaterOrEqual(t, kinds[bgjob.TimelineResources], 8)
+		assert.Equal(t, []string{"batch 0", "batch 1", "batch 2", "batch 3"}, messages, "messages when they change")
+		assert.Equal(t, 100.0, last.Percent, "the last point is the end")
+		assert.NotZero(t, r.GetStatus().Resources.Goroutines)
+	})
+}
+
+func TestTimelineMemoryIsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, err := bgjob.NewRunner(bgjob.WithResourceInterval(time.Hour))
+		require.NoError(t, err)
+		defer r.Shutdown(context.Background())
+		h, err := r.Start(t.Context(), "week-long", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+			const steps = 20_000 // 100ms each: 33 minutes
+			p.SetTotal(steps)
+			for range steps {
+				time.Sleep(100 * time.Millisecond)
+				p.Add(1)
+			}
+			return nil
+		}))
+		require.NoError(t, err)
+		require.NoError(t, h.Wait(t.Context()))
+		tl := h.Timeline()
+		progress := 0
+		for _, pt := range tl {
+			if pt.Kind == bgjob.TimelineProgress {
+				progress++
+			}
+		}
+		assert.LessOrEqual(t, progress, bgjob.MaxTimeline)
+		assert.Greater(t, progress, bgjob.MaxTimeline/4, "downsampled, not emptied")
+		assert.Equal(t, 100.0, tl[len(tl)-1].Percent)
+		assert.Less(t, tl[0].Percent, 1.0, "the start is kept")
+	})
+}
+
+func TestLockedThreadRecordsItsCPU(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("thread CPU time is read on Linux")
+	}
+	r := newRunner(t, bgjob.WithResourceInterval(time.Millisecond), bgjob.WithProgressInterval(time.Millisecond))
+	release := make(chan struct{})
+	h := start(t, r, "pinned", func(ctx context.Context, p *bgjob.Progress) error {
+		x := 0.0
+		for {
+			select {
+			case <-release:
+				p.SetMessage(fmt.Sprint(x > 0))
+				return nil
+			default:
+			}
+			for i := range 100_000 {
+				x += float64(i)
+			}
+		}
+	}, bgjob.LockOSThread())
+	for {
+		found := false
+		for _, pt := range h.Timeline() {
+			if pt.Resources != nil && pt.Resources.ThreadCPU > 0 {
+				found = true
+			}
+		}
+		if found {
+			break
+		}
+		runtime.Gosched()
+	}
+	close(release)
+	require.NoError(t, waitJob(t, h))
+}
+
+func TestMemoryOptionsBadInput(t *testing.T) {
+	for _, give := range []bgjob.Option{
+		bgjob.WithResourceInterval(0), bgjob.WithResourceInterval(-time.Second),
+		bgjob.WithLogLimit(-1), bgjob.WithLogLevel(nil), bgjob.WithHistory(nil),
+	} {
+		_, err := bgjob.NewRunner(give)
+		assert.ErrorIs(t, err, bgjob.ErrInvalidOption)
+	}
+	r := newRunner(t)
+	_, err := r.Subscribe(bgjob.WithLogBacklog(0))
+	assert.ErrorIs(t, err, bgjob.ErrInvalidOption)
+}
