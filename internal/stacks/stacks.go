@@ -33,6 +33,9 @@ func Labelled(key, value string) (string, error) {
 // line per frame.
 func Filter(profile, key, value string) string {
 	want := strconv.Quote(key) + ":" + strconv.Quote(value)
+	if rest, ok := strings.CutPrefix(profile, "goroutine profile:"); ok {
+		_, profile, _ = strings.Cut(rest, "\n") // the header is no entry's
+	}
 	var out strings.Builder
 	for entry := range strings.SplitSeq(profile, "\n\n") {
 		labels := labelLine(entry)

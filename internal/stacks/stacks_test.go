@@ -29,6 +29,7 @@ const profile = `goroutine profile: total 4
 
 func TestFilter(t *testing.T) {
 	got := Filter(profile, "job", "a")
+	assert.True(t, strings.HasPrefix(got, "1 @ 0x1 0x2"), "the first entry comes without the profile's header: %q", got)
 	assert.Contains(t, got, "main.work")
 	assert.NotContains(t, got, "main.other", "a longer value does not match")
 	assert.NotContains(t, got, "main.unlabelled")
@@ -55,7 +56,7 @@ func TestLabelledFindsALiveGoroutine(t *testing.T) {
 	<-done
 	require.NoError(t, err)
 	assert.Contains(t, got, "waitHere")
-	assert.True(t, strings.HasPrefix(got, "1 @ "), got)
+	assert.True(t, strings.HasPrefix(got, "1 @ "), "%q", got)
 }
 
 func waitHere(c <-chan struct{}) { <-c }
