@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
 	"sync"
@@ -410,6 +411,7 @@ func TestEventTypesAndStates(t *testing.T) {
 		{bgjob.EventResumed, "resumed"},
 		{bgjob.EventStalled, "stalled"},
 		{bgjob.EventUnstalled, "unstalled"},
+		{bgjob.EventLog, "log"},
 		{bgjob.EventAbandoned, "abandoned"},
 		{bgjob.EventProgress, "progress"},
 		{bgjob.EventComplete, "complete"},
@@ -537,6 +539,9 @@ func TestFormatText(t *testing.T) {
 			e.Type, e.Message, e.Stack = bgjob.EventStalled, "no progress for 5.0min", "1 @ 0x1\n#\t0x1\tmain.load+0x1\t/src/load.go:9\n"
 		}), "[worker 7] stalled: no progress for 5.0min\n   1 @ 0x1\n   #\t0x1\tmain.load+0x1\t/src/load.go:9"},
 		{with(func(e *bgjob.Event) { e.Type = bgjob.EventUnstalled }), "[worker 7] progressing again"},
+		{with(func(e *bgjob.Event) {
+			e.Type, e.Level, e.Message, e.Attrs = bgjob.EventLog, slog.LevelWarn, "slow epoch", []bgjob.LogAttr{{Key: "epoch", Value: "3"}}
+		}), "[worker 7] WARN slow epoch epoch=3"},
 		{with(func(e *bgjob.Event) {
 			e.Type, e.Message = bgjob.EventAbandoned, "still running 30.0s after it was canceled"
 		}), "resnet-finetune abandoned: still running 30.0s after it was canceled"},

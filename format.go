@@ -65,6 +65,11 @@ func FormatText(ev Event) string {
 		writeIndented(&b, ev.Stack)
 	case EventUnstalled:
 		fmt.Fprintf(&b, "[worker %d] progressing again", ev.WorkerID)
+	case EventLog:
+		fmt.Fprintf(&b, "[worker %d] %s %s", ev.WorkerID, ev.Level, ev.Message)
+		for _, a := range ev.Attrs {
+			fmt.Fprintf(&b, " %s=%s", a.Key, a.Value)
+		}
 	case EventAbandoned:
 		fmt.Fprintf(&b, "%s abandoned: %s", ev.JobName, ev.Message)
 	case EventComplete:

@@ -83,6 +83,7 @@ func run(ctx context.Context, out io.Writer, o options) (int, error) {
 		bgjob.WithProgressInterval(min(interval, 250*time.Millisecond)),
 		bgjob.WithMaxRunning(o.limit),
 		bgjob.WithStallTimeout(time.Second),
+		bgjob.WithResourceInterval(250*time.Millisecond),
 	)
 	if err != nil {
 		return 2, err
@@ -184,7 +185,58 @@ func run(ctx context.Context, out io.Writer, o options) (int, error) {
 		}
 	}
 	p.clearLive()
-	return summary(out, r.GetStatus()), nil
+	code := summary(out, r.GetStatus())
+	runs(out, r)
+	return code, nil
+}
+
+// runs prints, for each finished run, the tail of its log and a sketch of
+// its timeline, from the Runner's history.
+func runs(out io.Writer, r *bgjob.Runner) {
+	all := slices.Collect(r.Runs(bgjob.RunFilter{}))
+	slices.SortFunc(all, func(a, b bgjob.Run) int { return int(a.WorkerID - b.WorkerID) })
+	for _, run := range all {
+		fmt.Fprintf(out, "\n%s (%s): %s\n", run.Name, run.State, timelineSketch(run.Timeline))
+		logs := run.Logs[max(0, len(run.Logs)-3):]
+		for _, l := range logs {
+			line := fmt.Sprintf("  %s %-5s %s", l.Time.Format("15:04:05.000"), l.Level, l.Message)
+			for _, a := range l.Attrs {
+				line += " " + a.Key + "=" + a.Value
+			}
+			fmt.Fprintln(out, line)
+		}
+	}
+}
+
+// timelineSketch renders a timeline in one line: percent over time as a
+// sparkline, the pauses and stalls, and the peak resources sampled.
+func timelineSketch(tl []bgjob.TimelinePoint) string {
+	const bars = "▁▂▃▄▅▆▇█"
+	var spark []rune
+	var pauses, stalls int
+	var heap, rss uint64
+	for _, pt := range tl {
+		switch pt.Kind {
+		case bgjob.TimelineProgress:
+			spark = append(spark, []rune(bars)[min(7, int(pt.Percent/100*8))])
+		case bgjob.TimelinePaused:
+			pauses++
+		case bgjob.TimelineStalled:
+			stalls++
+		case bgjob.TimelineResources:
+			heap, rss = max(heap, pt.Resources.Heap), max(rss, pt.Resources.RSS)
+		}
+	}
+	if len(spark) > 40 { // keep one line: every n-th sample
+		step := (len(spark) + 39) / 40
+		var thin []rune
+		for i := 0; i < len(spark); i += step {
+			thin = append(thin, spark[i])
+		}
+		spark = append(thin, spark[len(spark)-1])
+	}
+	return fmt.Sprintf("%s  %d points, %d pause(s), %d stall(s), peak heap %.1f MB, RSS %.1f MB",
+		string(spark), len(tl), pauses, stalls, float64(heap)/1e6, float64(rss)/1e6)
 }
 
 // printer writes events the way an operator reads them.

@@ -23,6 +23,9 @@ func TestDemoSucceeds(t *testing.T) {
 		"mlp-1 started in background", "Process ID:", "Worker ID: 1", "Alive: true",
 		"mlp-1 completed successfully", "mlp-2 completed successfully", "Worker 2 stopped",
 		"epoch 3/3 loss", "Summary:",
+		"INFO epoch done epoch=1", // the job's log, live
+		"mlp-1 (succeeded): ",     // its run record, with the timeline
+		"points, 0 pause(s), 0 stall(s), peak heap",
 	} {
 		assert.Contains(t, text, want)
 	}

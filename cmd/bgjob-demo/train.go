@@ -97,8 +97,10 @@ func fetchShard(ctx context.Context, hang time.Duration) error {
 // train fits the network by mini-batch gradient descent, reporting each
 // batch as a step and each epoch's loss and accuracy as the message.
 func train(ctx context.Context, p *bgjob.Progress, c trainConfig) error {
+	log := p.Logger()
 	p.SetMessage("Loading and preparing data...")
 	data := makeDataset(c.seed, c.samples, c.features)
+	log.Info("data ready", "samples", c.samples, "features", c.features)
 	m := newMLP(c.seed, c.features, c.hidden)
 	batches := (c.samples + c.batch - 1) / c.batch
 	p.SetTotal(int64(c.epochs * batches))
@@ -117,6 +119,7 @@ func train(ctx context.Context, p *bgjob.Progress, c trainConfig) error {
 			_ = layers[epoch].w2 // the bug: an index past the end
 		}
 		if c.hangAtEpoch == epoch {
+			log.Warn("fetching the next shard", "epoch", epoch)
 			if err := fetchShard(ctx, c.hangFor); err != nil {
 				return err
 			}
@@ -182,10 +185,12 @@ func train(ctx context.Context, p *bgjob.Progress, c trainConfig) error {
 		// Guessing scores ln 2; far worse than guessing means the steps
 		// overshoot.
 		if math.IsNaN(loss) || loss > 3*math.Ln2 {
+			log.Error("loss diverged", "epoch", epoch, "loss", loss, "learning_rate", lr)
 			return fmt.Errorf("epoch %d: %w", epoch, errDiverged)
 		}
-		p.SetMessage(fmt.Sprintf("epoch %d/%d loss %.4f accuracy %.1f%%",
-			epoch, c.epochs, loss, 100*float64(correct)/float64(c.samples)))
+		accuracy := 100 * float64(correct) / float64(c.samples)
+		log.Info("epoch done", "epoch", epoch, "loss", fmt.Sprintf("%.4f", loss), "accuracy", fmt.Sprintf("%.1f%%", accuracy))
+		p.SetMessage(fmt.Sprintf("epoch %d/%d loss %.4f accuracy %.1f%%", epoch, c.epochs, loss, accuracy))
 	}
 	return nil
 }

@@ -107,12 +107,12 @@ type Sink[K comparable, T any] struct {
 	mu        sync.Mutex
 	q         ring.Queue[entry[K, T]]
 	logs      ring.Queue[logEntry[T]] // merged with q by sequence number
-	latest    map[K]uint64 // position in q of the replaceable value per key
-	lastLag   uint64       // position in q of the newest lag notice, plus one
-	pumping   bool         // a pump goroutine owns the send side
-	finishing bool         // no more pushes will come; close when drained
-	closed    bool         // the channel is closed or about to be
-	stats     Stats        // Coalesced, Lost, Lags and MaxPending
+	latest    map[K]uint64            // position in q of the replaceable value per key
+	lastLag   uint64                  // position in q of the newest lag notice, plus one
+	pumping   bool                    // a pump goroutine owns the send side
+	finishing bool                    // no more pushes will come; close when drained
+	closed    bool                    // the channel is closed or about to be
+	stats     Stats                   // Coalesced, Lost, Lags and MaxPending
 }
 
 // New returns a Sink. Buffer and Backlog must already be validated.
