@@ -76,6 +76,15 @@
 // [ErrTimeout]. [WithStallTimeout] reports a job that makes no progress,
 // with the stacks of its goroutines.
 //
+// # What a run leaves behind
+//
+// A job logs through [Progress.Logger] (or [Logger] of its context): each
+// record becomes an [EventLog], joins the job's log tail ([Handle.Logs])
+// and goes to the Runner's logger ([WithLogger]). Finished runs are kept in
+// a bounded [History] ([Runner.Runs]). Each job keeps a bounded timeline of
+// its progress, pauses and stalls, with samples of the process's resources
+// ([Handle.Timeline]).
+//
 // # Shutdown
 //
 // [Runner.Shutdown] stops accepting jobs and waits for the running ones. If

@@ -316,3 +316,71 @@ func ExampleWithStallTimeout() {
 	// stalled; stack shows the job: true
 	// progressing again
 }
+
+// A job logs through its logger; subscribers get the lines as events, and
+// the job keeps the tail, readable while it runs and after.
+func ExampleProgress_Logger() {
+	ctx := context.Background()
+	r, _ := bgjob.NewRunner(bgjob.WithLogLimit(2))
+	defer r.Shutdown(ctx)
+
+	h, _ := r.Start(ctx, "train", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+		log := p.Logger()
+		for epoch := 1; epoch <= 3; epoch++ {
+			log.Info("epoch done", "epoch", epoch, "loss", 1.0/float64(epoch))
+		}
+		return nil
+	}))
+	h.Wait(ctx)
+	for _, rec := range h.Logs() {
+		fmt.Println(rec.Level, rec.Message, rec.Attrs)
+	}
+	// Output:
+	// INFO epoch done [{epoch 2} {loss 0.5}]
+	// INFO epoch done [{epoch 3} {loss 0.3333333333333333}]
+}
+
+// The history keeps the last runs, to be filtered by state and name.
+func ExampleRunner_Runs() {
+	ctx := context.Background()
+	r, _ := bgjob.NewRunner()
+	defer r.Shutdown(ctx)
+
+	for i := range 4 {
+		h, _ := r.Start(ctx, "nightly", bgjob.JobFunc(func(context.Context, *bgjob.Progress) error {
+			if i%2 == 1 {
+				return fmt.Errorf("shard %d unreadable", i)
+			}
+			return nil
+		}))
+		h.Wait(ctx)
+	}
+	for run := range r.Runs(bgjob.RunFilter{Name: "nightly", States: []bgjob.State{bgjob.StateFailed}}) {
+		fmt.Println(run.State, run.Err)
+	}
+	// Output:
+	// failed shard 3 unreadable
+	// failed shard 1 unreadable
+}
+
+// A job's timeline records its progress over time, with its pauses and
+// stalls, in a bounded amount of memory; a dashboard draws it.
+func ExampleHandle_Timeline() {
+	ctx := context.Background()
+	r, _ := bgjob.NewRunner(bgjob.WithProgressInterval(time.Millisecond))
+	defer r.Shutdown(ctx)
+
+	h, _ := r.Start(ctx, "import", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+		p.SetTotal(4)
+		for range 4 {
+			p.Add(1)
+			time.Sleep(5 * time.Millisecond)
+		}
+		return nil
+	}))
+	h.Wait(ctx)
+	tl := h.Timeline()
+	last := tl[len(tl)-1]
+	fmt.Println(last.Kind, last.Percent)
+	// Output: progress 100
+}
