@@ -421,3 +421,27 @@ func BenchmarkMemoryAfterMillionJobs(b *testing.B) {
 	b.ReportMetric(float64(before)/(1<<20), "MiB-before")
 	b.ReportMetric(float64(after)/(1<<20), "MiB-after")
 }
+
+// BenchmarkLog is one record through a job's logger, with two attributes,
+// into its log ring, with one subscriber draining the events.
+func BenchmarkLog(b *testing.B) {
+	r := benchRunner(b)
+	sub, err := r.Subscribe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		for range sub.Events() {
+		}
+		close(done)
+	}()
+	inJob(b, r, func(p *Progress) {
+		log := p.Logger()
+		for i := 0; i < b.N; i++ {
+			log.Info("batch done", "batch", i, "loss", 0.25)
+		}
+	})
+	r.Shutdown(context.Background())
+	<-done
+}
