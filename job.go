@@ -484,8 +484,12 @@ func (j *job) finish(err error, panicErr *PanicError) {
 	// The state turns terminal before complete is published, so that no
 	// one who has seen complete can read the job as running.
 	j.final = last
-	j.timeline.lastSample = time.Time{} // the last point is always kept
-	j.timeline.addProgress(now, last, j.r.cfg.progressInterval)
+	if len(j.timeline.points) > 0 {
+		// A timeline ends where the job did. A job too short to have
+		// one keeps none: its last progress is in its status.
+		j.timeline.lastSample = time.Time{}
+		j.timeline.addProgress(now, last, j.r.cfg.progressInterval)
+	}
 	j.state = state
 	j.err = err
 	j.stalled = false

@@ -693,13 +693,26 @@ func (r *Runner) withSamples(own []TimelinePoint, from, to time.Time) []Timeline
 		return own
 	}
 	r.mu.Lock()
+	// The samples are in time order: find the window, do not scan it.
+	points := r.samples.points
+	lo, _ := slices.BinarySearchFunc(points, from, func(pt TimelinePoint, t time.Time) int { return pt.Time.Compare(t) })
+	hi := len(points)
+	if !to.IsZero() {
+		hi, _ = slices.BinarySearchFunc(points, to, func(pt TimelinePoint, t time.Time) int {
+			if pt.Time.After(t) {
+				return 1
+			}
+			return -1
+		})
+	}
 	var shared []TimelinePoint
-	for _, pt := range r.samples.points {
-		if !pt.Time.Before(from) && (to.IsZero() || !pt.Time.After(to)) {
-			shared = append(shared, pt)
-		}
+	if lo < hi {
+		shared = slices.Clone(points[lo:hi])
 	}
 	r.mu.Unlock()
+	if len(shared) == 0 {
+		return own
+	}
 	merged := make([]TimelinePoint, 0, len(own)+len(shared))
 	for len(own) > 0 || len(shared) > 0 {
 		if len(shared) == 0 || (len(own) > 0 && !own[0].Time.After(shared[0].Time)) {
