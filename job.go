@@ -347,7 +347,7 @@ func (j *job) recordThreadCPU(now time.Time, sample Resources) {
 		return
 	}
 	sample.ThreadCPU = threadCPUTime(j.osThreadID)
-	j.timeline.add(TimelinePoint{Time: now, Kind: TimelineResources, Resources: &sample})
+	j.timeline.addResources(TimelinePoint{Time: now, Kind: TimelineResources, Resources: &sample}, j.r.cfg.resourceInterval)
 }
 
 // publishStalled publishes EventStalled with the stacks of the job's

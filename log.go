@@ -46,14 +46,18 @@ func (p *Progress) Logger() *slog.Logger { return p.j.logger() }
 // LogWriter returns an io.Writer for code that logs through the log package
 // or prints lines: each line written becomes a record at the given level,
 // as with Logger. A line longer than MaxLogMessage is cut into records of
-// that size. It is safe for concurrent use.
+// at most that size, between characters. Text after the last newline waits
+// for the rest of its line. It is safe for concurrent use.
 func (p *Progress) LogWriter(level slog.Level) io.Writer {
 	return &lineWriter{log: p.Logger(), level: level}
 }
 
 // Logger returns the logger of the job whose context ctx is (see
-// Progress.Logger), or slog.Default() outside a job.
+// Progress.Logger), or slog.Default() outside a job or for a nil ctx.
 func Logger(ctx context.Context) *slog.Logger {
+	if ctx == nil {
+		return slog.Default()
+	}
 	if j, ok := ctx.Value(jobKey{}).(*job); ok {
 		return j.logger()
 	}
@@ -171,7 +175,9 @@ func (j *job) writeLog(ctx context.Context, rec LogRecord) {
 func (j *job) logsLocked() []LogRecord {
 	out := make([]LogRecord, 0, j.logs.Len())
 	for i := range j.logs.Len() {
-		out = append(out, *j.logs.At(j.logs.Head() + uint64(i)))
+		rec := *j.logs.At(j.logs.Head() + uint64(i))
+		rec.Attrs = append([]LogAttr(nil), rec.Attrs...) // the caller's own
+		out = append(out, rec)
 	}
 	return out
 }
@@ -227,6 +233,7 @@ type lineWriter struct {
 
 	mu      sync.Mutex
 	pending []byte
+	cut     bool // the line being written already gave records
 }
 
 func (w *lineWriter) Write(b []byte) (int, error) {
@@ -237,18 +244,38 @@ func (w *lineWriter) Write(b []byte) (int, error) {
 		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
 			w.pending = append(w.pending, b...)
-			for len(w.pending) >= MaxLogMessage {
-				w.emit(w.pending[:MaxLogMessage])
-				w.pending = append(w.pending[:0], w.pending[MaxLogMessage:]...)
-			}
+			w.pending = w.emitLong(w.pending)
 			break
 		}
 		w.pending = append(w.pending, b[:i]...)
-		w.emit(w.pending)
-		w.pending = w.pending[:0]
+		rest := w.emitLong(w.pending)
+		if len(rest) > 0 || !w.cut {
+			w.emit(rest)
+		}
+		w.pending, w.cut = w.pending[:0], false
 		b = b[i+1:]
 	}
 	return n, nil
+}
+
+// emitLong emits as records the leading parts of line that fill
+// MaxLogMessage, cut between characters, and returns the rest, moved to
+// the start of line's buffer: one pass, however long the line.
+func (w *lineWriter) emitLong(line []byte) []byte {
+	start := 0
+	for len(line)-start >= MaxLogMessage {
+		cut := start + MaxLogMessage
+		for cut > start && cut < len(line) && !utf8.RuneStart(line[cut]) {
+			cut--
+		}
+		if cut == start {
+			cut = start + MaxLogMessage // not UTF-8 at all: cut anyway
+		}
+		w.emit(line[start:cut])
+		w.cut = true
+		start = cut
+	}
+	return append(line[:0], line[start:]...)
 }
 
 func (w *lineWriter) emit(line []byte) {

@@ -465,3 +465,98 @@ func TestMemoryOptionsBadInput(t *testing.T) {
 	_, err := r.Subscribe(bgjob.WithLogBacklog(0))
 	assert.ErrorIs(t, err, bgjob.ErrInvalidOption)
 }
+
+func TestLogWriterRecords(t *testing.T) {
+	r := newRunner(t, bgjob.WithLogLimit(1000))
+	var got []bgjob.LogRecord
+	h := start(t, r, "writer", func(ctx context.Context, p *bgjob.Progress) error {
+		w := p.LogWriter(slog.LevelInfo)
+		fmt.Fprint(w, strings.Repeat("x", 10_000)+"\n")
+		fmt.Fprint(w, strings.Repeat("a", bgjob.MaxLogMessage-1)+"é\n")
+		w.Write(bytes.Repeat([]byte("y"), 64*bgjob.MaxLogMessage)) // no newline: one pass
+		fmt.Fprint(w, "\n\n")
+		return nil
+	})
+	require.NoError(t, waitJob(t, h))
+	got = h.Logs()
+	var sizes []int
+	for _, rec := range got {
+		sizes = append(sizes, len(rec.Message))
+		assert.True(t, utf8Valid(rec.Message), "no character cut in two")
+		assert.NotContains(t, rec.Message, "\uFFFD")
+	}
+	want := []int{4096, 4096, 1808, 4095, 2}
+	for range 64 {
+		want = append(want, 4096)
+	}
+	want = append(want, 0) // the empty line
+	assert.Equal(t, want, sizes)
+}
+
+func TestShutdownDeadlineWithASlowHistory(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		store := &blockingHistory{release: make(chan struct{})}
+		r, err := bgjob.NewRunner(bgjob.WithHistory(store))
+		require.NoError(t, err)
+		h, err := r.Start(t.Context(), "retiring", bgjob.JobFunc(succeed))
+		require.NoError(t, err)
+		synctest.Wait() // the job ended; its run is stuck in Add
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		err = r.Shutdown(ctx)
+		var se *bgjob.ShutdownError
+		require.ErrorAs(t, err, &se, "the deadline holds even when the store does not answer")
+		require.Len(t, se.Jobs, 1)
+		assert.Equal(t, h.ID(), se.Jobs[0].ID)
+		close(store.release)
+		<-h.Done()
+		require.NoError(t, r.Shutdown(context.Background()))
+	})
+}
+
+type blockingHistory struct {
+	recordingHistory
+	release chan struct{}
+}
+
+func (h *blockingHistory) Add(run bgjob.Run) error {
+	<-h.release
+	return h.recordingHistory.Add(run)
+}
+
+func TestResourceSamplesSpreadOverALongRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, err := bgjob.NewRunner(bgjob.WithResourceInterval(time.Second))
+		require.NoError(t, err)
+		defer r.Shutdown(context.Background())
+		h, err := r.Start(t.Context(), "long", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+			const steps = 72_000 // 100ms each: two hours
+			p.SetTotal(steps)
+			for range steps {
+				time.Sleep(100 * time.Millisecond)
+				p.Add(1)
+			}
+			return nil
+		}))
+		require.NoError(t, err)
+		require.NoError(t, h.Wait(t.Context()))
+		tl := h.Timeline()
+		start, end := tl[0].Time, tl[len(tl)-1].Time
+		quarter := end.Sub(start) / 4
+		var progress, resources [4]int
+		for _, pt := range tl {
+			q := min(3, int(pt.Time.Sub(start)/quarter))
+			switch pt.Kind {
+			case bgjob.TimelineProgress:
+				progress[q]++
+			case bgjob.TimelineResources:
+				resources[q]++
+			}
+		}
+		for q := range 4 {
+			assert.Positive(t, progress[q], "progress in quarter %d: %v", q, progress)
+			assert.Positive(t, resources[q], "resources in quarter %d: %v", q, resources)
+			assert.Less(t, resources[q], 3*resources[(q+1)%4]+3, "resource samples are spread: %v", resources)
+		}
+	})
+}

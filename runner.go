@@ -424,7 +424,7 @@ func (r *Runner) progressLoop(stop <-chan struct{}) {
 			sample := sampleResources()
 			r.mu.Lock()
 			r.resources = sample
-			r.samples.add(TimelinePoint{Time: now, Kind: TimelineResources, Resources: &sample})
+			r.samples.addResources(TimelinePoint{Time: now, Kind: TimelineResources, Resources: &sample}, r.cfg.resourceInterval)
 			r.mu.Unlock()
 			for _, j := range batch {
 				j.recordThreadCPU(now, sample)
@@ -585,12 +585,26 @@ func (r *Runner) Shutdown(ctx context.Context) error {
 		}
 	}
 	if len(stuck) == 0 {
-		// Every job it waits for has stopped and is only handing itself
-		// to the history, which never blocks: wait for that rather than
-		// report a failure that names nobody.
-		<-r.allDone
-		r.loopDone.Wait()
-		return nil
+		// Every job it waits for has ended; some may still be handing
+		// their run to the history, which a slow store can hold up.
+		select {
+		case <-r.allDone:
+			r.loopDone.Wait()
+			return nil
+		default:
+		}
+		r.mu.Lock()
+		for _, j := range r.liveJobsLocked() {
+			if !j.abandoned {
+				stuck = append(stuck, j.status())
+			}
+		}
+		r.mu.Unlock()
+		if len(stuck) == 0 { // retired meanwhile
+			<-r.allDone
+			r.loopDone.Wait()
+			return nil
+		}
 	}
 	return &ShutdownError{Err: ctx.Err(), Jobs: stuck}
 }
@@ -707,7 +721,7 @@ func (r *Runner) withSamples(own []TimelinePoint, from, to time.Time) []Timeline
 	}
 	var shared []TimelinePoint
 	if lo < hi {
-		shared = slices.Clone(points[lo:hi])
+		shared = copyPoints(points[lo:hi])
 	}
 	r.mu.Unlock()
 	if len(shared) == 0 {

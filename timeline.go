@@ -63,6 +63,20 @@ type timeline struct {
 	every       time.Duration // the least time between two progress samples
 	lastSample  time.Time
 	lastMessage string
+	resEvery    time.Duration // the same for resource samples
+	lastRes     time.Time
+}
+
+// addResources records a resource sample pt, if one is due.
+func (t *timeline) addResources(pt TimelinePoint, interval time.Duration) {
+	if t.resEvery < interval {
+		t.resEvery = interval
+	}
+	if !t.lastRes.IsZero() && pt.Time.Sub(t.lastRes) < t.resEvery {
+		return
+	}
+	t.lastRes = pt.Time
+	t.add(pt)
 }
 
 // addProgress records p at now, if a sample is due.
@@ -114,10 +128,25 @@ func (t *timeline) downsample() {
 		t.points = append(t.points[:0], t.points[half:]...)
 	}
 	t.every *= 2
+	t.resEvery *= 2
 }
 
-func (t *timeline) copy() []TimelinePoint {
-	return append([]TimelinePoint(nil), t.points...)
+func (t *timeline) copy() []TimelinePoint { return copyPoints(t.points) }
+
+// copyPoints copies points deeply, so that no caller shares a sample with
+// another.
+func copyPoints(points []TimelinePoint) []TimelinePoint {
+	if len(points) == 0 {
+		return nil
+	}
+	out := append([]TimelinePoint(nil), points...)
+	for i := range out {
+		if r := out[i].Resources; r != nil {
+			c := *r
+			out[i].Resources = &c
+		}
+	}
+	return out
 }
 
 // Timeline returns a copy of the job's timeline, oldest first: its

@@ -300,8 +300,13 @@ func (s *Sink[K, T]) startPumpLocked() {
 func (s *Sink[K, T]) dropLocked(seq uint64) {
 	s.stats.Lost++
 	if back := s.q.Back(); back != nil && back.kind == kindLag {
-		back.lagLast = seq
-		return
+		// Extend the notice only if nothing was kept since its last loss:
+		// a log value queued in its own lane after it would be delivered
+		// after the notice that claimed its number.
+		if lg := s.logs.Back(); lg == nil || lg.seq < back.lagLast {
+			back.lagLast = seq
+			return
+		}
 	}
 	s.stats.Lags++
 	pos := s.appendLocked(entry[K, T]{kind: kindLag, counted: true, seq: seq, lagFirst: seq, lagLast: seq})

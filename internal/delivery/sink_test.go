@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -277,5 +278,29 @@ func TestLogsKeepTheirPlaceAndDropOldestFirst(t *testing.T) {
 		st := s.Stats()
 		assert.Equal(t, uint64(3), st.LogDropped)
 		assert.LessOrEqual(t, st.MaxPending, 6)
+	})
+}
+
+func TestLagNoticeDoesNotSpanAKeptLogValue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := New[string](Config[item]{
+			Buffer: 0, Backlog: 1, Policy: Lagging, LogBacklog: 10,
+			Lagged:   func(first, last uint64) item { return item{label: "lag", lag: [2]uint64{first, last}} },
+			Renumber: func(v *item, seq uint64) { v.seq = seq },
+		})
+		s.Push(1, &item{seq: 1})
+		s.Push(2, &item{seq: 2}) // lost
+		s.PushLog(3, &item{seq: 3, label: "log"})
+		s.Push(4, &item{seq: 4}) // lost, under a notice of its own
+		s.Finish()
+		var got []string
+		for v := range s.C() {
+			if v.label == "lag" {
+				got = append(got, fmt.Sprint("lag ", v.lag[0], "-", v.lag[1]))
+				continue
+			}
+			got = append(got, fmt.Sprint(v.seq))
+		}
+		assert.Equal(t, []string{"1", "lag 2-2", "3", "lag 4-4"}, got)
 	})
 }
