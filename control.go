@@ -300,12 +300,9 @@ func (h *Handle) Resume() error { return h.j.requestResume() }
 // the Runner does not know or no longer remembers, and ErrJobDone for a
 // job in its history.
 func (r *Runner) Cancel(id uuid.UUID, cause error) error {
-	j, _, err := r.lookup(id)
-	switch {
-	case err != nil:
+	j, err := r.liveJob(id, ErrJobDone)
+	if err != nil {
 		return err
-	case j == nil:
-		return ErrJobDone
 	}
 	return j.handle.Cancel(cause)
 }
@@ -313,12 +310,9 @@ func (r *Runner) Cancel(id uuid.UUID, cause error) error {
 // Pause pauses the job with the given id, like Handle.Pause; it returns
 // ErrNotRunning for a job in the history.
 func (r *Runner) Pause(id uuid.UUID) error {
-	j, _, err := r.lookup(id)
-	switch {
-	case err != nil:
+	j, err := r.liveJob(id, ErrNotRunning)
+	if err != nil {
 		return err
-	case j == nil:
-		return ErrNotRunning
 	}
 	return j.handle.Pause()
 }
@@ -326,12 +320,22 @@ func (r *Runner) Pause(id uuid.UUID) error {
 // Resume resumes the job with the given id, like Handle.Resume; it returns
 // ErrNotRunning for a job in the history.
 func (r *Runner) Resume(id uuid.UUID) error {
+	j, err := r.liveJob(id, ErrNotRunning)
+	if err != nil {
+		return err
+	}
+	return j.handle.Resume()
+}
+
+// liveJob returns the live job with the given id; for a job in the
+// history it returns ended, and ErrUnknownJob for an id it does not know.
+func (r *Runner) liveJob(id uuid.UUID, ended error) (*job, error) {
 	j, _, err := r.lookup(id)
 	switch {
 	case err != nil:
-		return err
+		return nil, err
 	case j == nil:
-		return ErrNotRunning
+		return nil, ended
 	}
-	return j.handle.Resume()
+	return j, nil
 }

@@ -459,6 +459,13 @@ func (r *Runner) retire(j *job) {
 	case hadWorker:
 		r.running--
 	}
+	r.releaseSlotLocked()
+}
+
+// releaseSlotLocked hands freed worker slots to queued jobs, finalizes the
+// Runner if that is due, and unlocks it: the goroutines of the jobs let in
+// start after the lock is let go.
+func (r *Runner) releaseSlotLocked() {
 	next := r.dispatchLocked()
 	r.finalizeIfDoneLocked()
 	r.mu.Unlock()
@@ -494,12 +501,7 @@ func (r *Runner) abandon(j *job) {
 	j.abandoned = true
 	r.abandoned++
 	r.running--
-	next := r.dispatchLocked()
-	r.finalizeIfDoneLocked()
-	r.mu.Unlock()
-	for _, j := range next {
-		go j.run()
-	}
+	r.releaseSlotLocked()
 }
 
 // finalizeIfDoneLocked finalizes a closed Runner once no job it waits for
