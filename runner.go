@@ -459,13 +459,14 @@ func (r *Runner) retire(j *job) {
 	case hadWorker:
 		r.running--
 	}
-	r.releaseSlotLocked()
+	r.dispatchAndUnlock()
 }
 
-// releaseSlotLocked hands freed worker slots to queued jobs, finalizes the
+// dispatchAndUnlock, called with mu held, hands freed worker slots to
+// queued jobs, finalizes the
 // Runner if that is due, and unlocks it: the goroutines of the jobs let in
 // start after the lock is let go.
-func (r *Runner) releaseSlotLocked() {
+func (r *Runner) dispatchAndUnlock() {
 	next := r.dispatchLocked()
 	r.finalizeIfDoneLocked()
 	r.mu.Unlock()
@@ -501,7 +502,7 @@ func (r *Runner) abandon(j *job) {
 	j.abandoned = true
 	r.abandoned++
 	r.running--
-	r.releaseSlotLocked()
+	r.dispatchAndUnlock()
 }
 
 // finalizeIfDoneLocked finalizes a closed Runner once no job it waits for
