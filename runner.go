@@ -463,9 +463,8 @@ func (r *Runner) retire(j *job) {
 }
 
 // dispatchAndUnlock, called with mu held, hands freed worker slots to
-// queued jobs, finalizes the
-// Runner if that is due, and unlocks it: the goroutines of the jobs let in
-// start after the lock is let go.
+// queued jobs, finalizes the Runner if that is due, and unlocks it: the
+// goroutines of the jobs let in start after the lock is let go.
 func (r *Runner) dispatchAndUnlock() {
 	next := r.dispatchLocked()
 	r.finalizeIfDoneLocked()
