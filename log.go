@@ -12,13 +12,16 @@ import (
 )
 
 // Bounds on what one log record may hold. Longer messages and values are
-// cut, with an ellipsis; attributes past MaxLogAttrs are dropped and the
-// record says how many. A job that logs a megabyte per line cannot make the
+// cut, with an ellipsis; attributes past MaxLogAttrs or MaxLogAttrBytes are
+// dropped and the record says how many. A job that logs a megabyte per line cannot make the
 // Runner hold megabytes per line.
 const (
 	MaxLogMessage   = 4096
 	MaxLogAttrValue = 1024
 	MaxLogAttrs     = 32
+	// MaxLogAttrBytes bounds the keys and values of one record together,
+	// so that a record holds at most about 8 KB whatever its shape.
+	MaxLogAttrBytes = 4096
 )
 
 // LogRecord is one line a job logged.
@@ -185,13 +188,19 @@ func (j *job) logsLocked() []LogRecord {
 // boundRecord applies the bounds above and makes the text valid UTF-8.
 func boundRecord(rec LogRecord) LogRecord {
 	rec.Message = boundText(rec.Message, MaxLogMessage)
-	if len(rec.Attrs) > MaxLogAttrs {
-		dropped := len(rec.Attrs) - MaxLogAttrs
-		rec.Attrs = append(rec.Attrs[:MaxLogAttrs:MaxLogAttrs], LogAttr{Key: "bgjob.dropped_attrs", Value: itoa(dropped)})
+	kept, size := 0, 0
+	for _, a := range rec.Attrs {
+		a.Key = boundText(a.Key, MaxLogAttrValue)
+		a.Value = boundText(a.Value, MaxLogAttrValue)
+		if kept == MaxLogAttrs || size+len(a.Key)+len(a.Value) > MaxLogAttrBytes {
+			break
+		}
+		size += len(a.Key) + len(a.Value)
+		rec.Attrs[kept] = a
+		kept++
 	}
-	for i := range rec.Attrs {
-		rec.Attrs[i].Key = boundText(rec.Attrs[i].Key, MaxLogAttrValue)
-		rec.Attrs[i].Value = boundText(rec.Attrs[i].Value, MaxLogAttrValue)
+	if dropped := len(rec.Attrs) - kept; dropped > 0 {
+		rec.Attrs = append(rec.Attrs[:kept:kept], LogAttr{Key: "bgjob.dropped_attrs", Value: itoa(dropped)})
 	}
 	return rec
 }

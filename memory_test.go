@@ -129,6 +129,8 @@ func TestLogRecordsAreBounded(t *testing.T) {
 	assert.LessOrEqual(t, len(logs[0].Message), bgjob.MaxLogMessage)
 	assert.True(t, strings.HasSuffix(logs[0].Message, "…"))
 	assert.True(t, utf8Valid(logs[0].Message), "cut on a rune boundary")
+	// The big value, cut to MaxLogAttrValue, and small ones up to
+	// MaxLogAttrs; the rest is counted.
 	assert.Len(t, logs[0].Attrs, bgjob.MaxLogAttrs+1)
 	assert.Equal(t, bgjob.LogAttr{Key: "bgjob.dropped_attrs", Value: "19"}, logs[0].Attrs[bgjob.MaxLogAttrs])
 	assert.LessOrEqual(t, len(logs[0].Attrs[0].Value), bgjob.MaxLogAttrValue)
@@ -140,6 +142,26 @@ func TestLogRecordsAreBounded(t *testing.T) {
 }
 
 func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "!") == s }
+
+func TestLogRecordAttributesHaveAByteBudget(t *testing.T) {
+	r := newRunner(t)
+	h := start(t, r, "wide", func(ctx context.Context, p *bgjob.Progress) error {
+		var attrs []any
+		for i := range 10 {
+			attrs = append(attrs, fmt.Sprint("k", i), strings.Repeat("v", 1000))
+		}
+		p.Logger().Info("wide", attrs...)
+		return nil
+	})
+	require.NoError(t, waitJob(t, h))
+	attrs := h.Logs()[0].Attrs
+	size := 0
+	for _, a := range attrs[:len(attrs)-1] {
+		size += len(a.Key) + len(a.Value)
+	}
+	assert.LessOrEqual(t, size, bgjob.MaxLogAttrBytes)
+	assert.Equal(t, bgjob.LogAttr{Key: "bgjob.dropped_attrs", Value: "6"}, attrs[len(attrs)-1])
+}
 
 // A subscriber that does not read while a job logs a hundred thousand
 // lines: the job never waits, the subscriber loses the oldest lines first
