@@ -473,6 +473,13 @@ func TestLockedThreadRecordsItsCPU(t *testing.T) {
 	}
 	close(release)
 	require.NoError(t, waitJob(t, h))
+	seen := map[time.Time]bool{}
+	for _, pt := range h.Timeline() {
+		if pt.Kind == bgjob.TimelineResources {
+			assert.False(t, seen[pt.Time], "one resource sample per instant")
+			seen[pt.Time] = true
+		}
+	}
 }
 
 func TestMemoryOptionsBadInput(t *testing.T) {

@@ -729,6 +729,17 @@ func (r *Runner) withSamples(own []TimelinePoint, from, to time.Time) []Timeline
 	if len(shared) == 0 {
 		return own
 	}
+	// A job on its own thread has its own samples, with its thread's CPU
+	// time, at the same instants: keep those.
+	taken := make(map[time.Time]bool)
+	for _, pt := range own {
+		if pt.Kind == TimelineResources {
+			taken[pt.Time] = true
+		}
+	}
+	if len(taken) > 0 {
+		shared = slices.DeleteFunc(shared, func(pt TimelinePoint) bool { return taken[pt.Time] })
+	}
 	merged := make([]TimelinePoint, 0, len(own)+len(shared))
 	for len(own) > 0 || len(shared) > 0 {
 		if len(shared) == 0 || (len(own) > 0 && !own[0].Time.After(shared[0].Time)) {
