@@ -46,13 +46,13 @@ type LogAttr struct {
 // job has ended go only to the Runner's logger.
 func (p *Progress) Logger() *slog.Logger { return p.j.logger() }
 
-// LogWriter returns an io.Writer for code that logs through the log package
-// or prints lines: each line written becomes a record at the given level,
-// as with Logger. A line longer than MaxLogMessage is cut into records of
-// at most that size, between characters. Text after the last newline waits
-// for the rest of its line. It is safe for concurrent use.
-func (p *Progress) LogWriter(level slog.Level) io.Writer {
-	return &lineWriter{log: p.Logger(), level: level}
+// LogWriter returns a writer for code that logs through the log package or
+// prints lines: each line written becomes a record at the given level, as
+// with Logger. A line longer than MaxLogMessage is cut into records of at
+// most that size, between characters. Text after the last newline waits
+// for the rest of its line, or for Flush.
+func (p *Progress) LogWriter(level slog.Level) *LineWriter {
+	return &LineWriter{log: p.Logger(), level: level}
 }
 
 // Logger returns the logger of the job whose context ctx is (see
@@ -86,7 +86,10 @@ type logHandler struct {
 	prefix string // the open groups, dotted
 }
 
-var _ slog.Handler = (*logHandler)(nil)
+var (
+	_ slog.Handler = (*logHandler)(nil)
+	_ io.Writer    = (*LineWriter)(nil)
+)
 
 func (h *logHandler) Enabled(_ context.Context, level slog.Level) bool {
 	return level >= h.j.r.cfg.logLevel.Level()
@@ -235,8 +238,9 @@ func itoa(n int) string {
 	}
 }
 
-// lineWriter turns written bytes into log records, a line each.
-type lineWriter struct {
+// LineWriter turns written bytes into log records, a line each (see
+// Progress.LogWriter). It is safe for concurrent use.
+type LineWriter struct {
 	log   *slog.Logger
 	level slog.Level
 
@@ -245,7 +249,8 @@ type lineWriter struct {
 	cut     bool // the line being written already gave records
 }
 
-func (w *lineWriter) Write(b []byte) (int, error) {
+// Write records each complete line of b; it never fails.
+func (w *LineWriter) Write(b []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n := len(b)
@@ -270,7 +275,7 @@ func (w *lineWriter) Write(b []byte) (int, error) {
 // emitLong emits as records the leading parts of line that fill
 // MaxLogMessage, cut between characters, and returns the rest, moved to
 // the start of line's buffer: one pass, however long the line.
-func (w *lineWriter) emitLong(line []byte) []byte {
+func (w *LineWriter) emitLong(line []byte) []byte {
 	start := 0
 	for len(line)-start >= MaxLogMessage {
 		cut := start + MaxLogMessage
@@ -287,6 +292,17 @@ func (w *lineWriter) emitLong(line []byte) []byte {
 	return append(line[:0], line[start:]...)
 }
 
-func (w *lineWriter) emit(line []byte) {
+// Flush records the text written after the last newline, if any, as a
+// line of its own.
+func (w *LineWriter) Flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.pending) > 0 {
+		w.emit(w.pending)
+	}
+	w.pending, w.cut = w.pending[:0], false
+}
+
+func (w *LineWriter) emit(line []byte) {
 	w.log.Log(context.Background(), w.level, string(bytes.TrimRight(line, "\r")))
 }
