@@ -132,13 +132,16 @@ type job struct {
 	pausedSince time.Time     // non-zero while parked at a checkpoint
 	pausedTotal time.Duration
 	stalled     bool
-	lastChange  time.Time    // when the progress loop last saw progress change
-	tickMark    progressMark // the progress it saw then
-	timeline    timeline
-	log         *slog.Logger // made on first use
-	logs        ring.Queue[LogRecord]
-	timer       *time.Timer // the timeout, while the job runs
-	graceTimer  *time.Timer // the grace after a cancel, see WithCancelGrace
+	// stallPublished tells that subscribers were told of the stall, and
+	// so must be told of its end.
+	stallPublished bool
+	lastChange     time.Time    // when the progress loop last saw progress change
+	tickMark       progressMark // the progress it saw then
+	timeline       timeline
+	log            *slog.Logger // made on first use
+	logs           ring.Queue[LogRecord]
+	timer          *time.Timer // the timeout, while the job runs
+	graceTimer     *time.Timer // the grace after a cancel, see WithCancelGrace
 
 	// handle and progress are handed out by pointer; keeping them here
 	// saves an allocation each per job.
@@ -291,10 +294,10 @@ func (j *job) progressEventLocked(now time.Time, p progressValues) *Event {
 // time of that interval.
 func (j *job) tick(now time.Time) {
 	j.publishMu.Lock()
-	defer j.publishMu.Unlock()
 	j.mu.Lock()
 	if !j.state.working() || !j.hasWorker {
 		j.mu.Unlock()
+		j.publishMu.Unlock()
 		return
 	}
 	p := j.readProgressLocked()
@@ -319,7 +322,8 @@ func (j *job) tick(now time.Time) {
 	}
 	observed := j.r.observed()
 	var events []*Event
-	if unstalled && observed {
+	if unstalled && j.stallPublished {
+		j.stallPublished = false
 		events = append(events, j.eventLocked(EventUnstalled, now))
 	}
 	if mark != j.published && observed {
@@ -328,10 +332,11 @@ func (j *job) tick(now time.Time) {
 	}
 	idle := now.Sub(j.lastChange)
 	j.mu.Unlock()
-
 	for _, ev := range events {
 		j.r.publish(ev)
 	}
+	j.publishMu.Unlock()
+
 	if stalled && observed {
 		j.publishStalled(now, idle)
 	}
@@ -351,14 +356,25 @@ func (j *job) recordThreadCPU(now time.Time, sample Resources) {
 }
 
 // publishStalled publishes EventStalled with the stacks of the job's
-// goroutines. Taking them stops the world for a moment, which a stall (rare
-// by nature) can afford; it is done without the job's mutex held.
+// goroutines. Taking them stops the world for a moment and formats every
+// goroutine's stack, which a stall (rare by nature) can afford; it is done
+// with none of the job's locks held, so that the job's own logging or end
+// never waits for it. If the job moved on meanwhile (it made progress, or
+// ended), the stall is no news and is not published; EventUnstalled is
+// published only after a published EventStalled.
 func (j *job) publishStalled(now time.Time, idle time.Duration) {
 	stack, err := stacks.Labelled(LabelJobID, j.id.String())
 	if err != nil {
 		stack = err.Error()
 	}
+	j.publishMu.Lock()
+	defer j.publishMu.Unlock()
 	j.mu.Lock()
+	if !j.stalled || !j.state.working() || j.hasReturned {
+		j.mu.Unlock()
+		return
+	}
+	j.stallPublished = true
 	ev := j.eventLocked(EventStalled, now)
 	j.mu.Unlock()
 	ev.Message = "no progress for " + FormatDuration(idle)
@@ -477,7 +493,7 @@ func (j *job) finish(err error, panicErr *PanicError) {
 	if flush {
 		progressEv = j.progressEventLocked(now, last)
 	}
-	if j.stalled && mark != j.tickMark && observed {
+	if j.stallPublished && mark != j.tickMark {
 		// It made progress and ended before the next interval saw it.
 		unstalledEv = j.eventLocked(EventUnstalled, now)
 	}
