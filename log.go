@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -203,7 +204,7 @@ func boundRecord(rec LogRecord) LogRecord {
 		kept++
 	}
 	if dropped := len(rec.Attrs) - kept; dropped > 0 {
-		rec.Attrs = append(rec.Attrs[:kept:kept], LogAttr{Key: "bgjob.dropped_attrs", Value: itoa(dropped)})
+		rec.Attrs = append(rec.Attrs[:kept:kept], LogAttr{Key: "bgjob.dropped_attrs", Value: strconv.Itoa(dropped)})
 	}
 	return rec
 }
@@ -223,19 +224,6 @@ func boundText(s string, limit int) string {
 		cut--
 	}
 	return s[:cut] + ellipsis
-}
-
-func itoa(n int) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			return string(b[i:])
-		}
-	}
 }
 
 // LineWriter turns written bytes into log records, a line each (see

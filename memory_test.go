@@ -416,15 +416,7 @@ func TestTimelineMemoryIsBounded(t *testing.T) {
 		r, err := bgjob.NewRunner(bgjob.WithResourceInterval(time.Hour))
 		require.NoError(t, err)
 		defer r.Shutdown(context.Background())
-		h, err := r.Start(t.Context(), "week-long", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
-			const steps = 20_000 // 100ms each: 33 minutes
-			p.SetTotal(steps)
-			for range steps {
-				time.Sleep(100 * time.Millisecond)
-				p.Add(1)
-			}
-			return nil
-		}))
+		h, err := r.Start(t.Context(), "week-long", steadyJob(20_000)) // 100ms each: 33 minutes
 		require.NoError(t, err)
 		require.NoError(t, h.Wait(t.Context()))
 		tl := h.Timeline()
@@ -439,6 +431,18 @@ func TestTimelineMemoryIsBounded(t *testing.T) {
 		assert.Equal(t, 100.0, tl[len(tl)-1].Percent)
 		assert.Less(t, tl[0].Percent, 1.0, "the start is kept")
 	})
+}
+
+// steadyJob takes steps steps of 100ms each.
+func steadyJob(steps int64) bgjob.JobFunc {
+	return func(ctx context.Context, p *bgjob.Progress) error {
+		p.SetTotal(steps)
+		for range steps {
+			time.Sleep(100 * time.Millisecond)
+			p.Add(1)
+		}
+		return nil
+	}
 }
 
 func TestLockedThreadRecordsItsCPU(t *testing.T) {
@@ -560,15 +564,7 @@ func TestResourceSamplesSpreadOverALongRun(t *testing.T) {
 		r, err := bgjob.NewRunner(bgjob.WithResourceInterval(time.Second))
 		require.NoError(t, err)
 		defer r.Shutdown(context.Background())
-		h, err := r.Start(t.Context(), "long", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
-			const steps = 72_000 // 100ms each: two hours
-			p.SetTotal(steps)
-			for range steps {
-				time.Sleep(100 * time.Millisecond)
-				p.Add(1)
-			}
-			return nil
-		}))
+		h, err := r.Start(t.Context(), "long", steadyJob(72_000)) // 100ms each: two hours
 		require.NoError(t, err)
 		require.NoError(t, h.Wait(t.Context()))
 		tl := h.Timeline()

@@ -34,17 +34,7 @@ func BenchmarkStart(b *testing.B) {
 		}
 	})
 	b.Run("bgjob", func(b *testing.B) {
-		r := newRunner(b)
-		job := bgjob.JobFunc(func(context.Context, *bgjob.Progress) error { return nil })
-		ctx := context.Background()
-		b.ReportAllocs()
-		for b.Loop() {
-			h, err := r.Start(ctx, "empty", job)
-			if err != nil {
-				b.Fatal(err)
-			}
-			<-h.Done()
-		}
+		startAndWait(b, newRunner(b))
 	})
 	b.Run("bgjob-subscribed", func(b *testing.B) {
 		r := newRunner(b)
@@ -53,16 +43,7 @@ func BenchmarkStart(b *testing.B) {
 			for range events {
 			}
 		}()
-		job := bgjob.JobFunc(func(context.Context, *bgjob.Progress) error { return nil })
-		ctx := context.Background()
-		b.ReportAllocs()
-		for b.Loop() {
-			h, err := r.Start(ctx, "empty", job)
-			if err != nil {
-				b.Fatal(err)
-			}
-			<-h.Done()
-		}
+		startAndWait(b, r)
 	})
 	b.Run("ants", func(b *testing.B) {
 		pool, err := ants.NewPool(1000)
@@ -146,6 +127,20 @@ func BenchmarkProgressUpdate(b *testing.B) {
 		b.StopTimer()
 		p.Wait()
 	})
+}
+
+// startAndWait starts empty jobs on r and waits for each.
+func startAndWait(b *testing.B, r *bgjob.Runner) {
+	job := bgjob.JobFunc(func(context.Context, *bgjob.Progress) error { return nil })
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		h, err := r.Start(ctx, "empty", job)
+		if err != nil {
+			b.Fatal(err)
+		}
+		<-h.Done()
+	}
 }
 
 func newRunner(b *testing.B) *bgjob.Runner {

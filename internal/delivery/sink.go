@@ -134,10 +134,7 @@ func (s *Sink[K, T]) C() <-chan T { return s.out }
 func (s *Sink[K, T]) Push(seq uint64, v *T) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.finishing {
-		return
-	}
-	if s.trySendLocked(v) {
+	if s.takenLocked(v) {
 		return
 	}
 	if s.cfg.Policy == Lagging && s.fullLocked() {
@@ -154,10 +151,7 @@ func (s *Sink[K, T]) Push(seq uint64, v *T) {
 func (s *Sink[K, T]) PushLog(seq uint64, v *T) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.finishing {
-		return
-	}
-	if s.trySendLocked(v) {
+	if s.takenLocked(v) {
 		return
 	}
 	if s.logs.Len() >= s.cfg.LogBacklog {
@@ -254,6 +248,12 @@ func (s *Sink[K, T]) Close() {
 	if !s.pumping {
 		close(s.out)
 	}
+}
+
+// takenLocked reports whether v needs no queueing: the Sink takes no more
+// values, or v went straight into the channel.
+func (s *Sink[K, T]) takenLocked(v *T) bool {
+	return s.closed || s.finishing || s.trySendLocked(v)
 }
 
 // trySendLocked hands v straight to the channel when nothing is held ahead
