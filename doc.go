@@ -53,7 +53,8 @@
 //   - Loss is visible: [Subscription.Stats] counts what was coalesced and
 //     what was lost.
 //   - Memory is bounded: a subscriber holds at most its backlog bound plus a
-//     few events per live job.
+//     few events per live job, plus a fixed number of log lines
+//     ([WithLogBacklog]) of which it loses the oldest first.
 //   - Every event channel is closed by the Runner after its last event, once
 //     [Runner.Shutdown] has been called and every job has ended, so
 //     `for ev := range ch` ends after shutdown.

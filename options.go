@@ -150,8 +150,8 @@ func WithProgressInterval(d time.Duration) Option {
 	})
 }
 
-// WithHistoryLimit sets how many finished jobs the Runner remembers for
-// GetStatus and JobStatus (default DefaultHistoryLimit). Zero remembers
+// WithHistoryLimit sets how many finished runs the Runner remembers for
+// Runs, GetStatus and JobStatus (default DefaultHistoryLimit). Zero remembers
 // none; a negative limit is an error. A Handle keeps its own job's status
 // whatever the limit.
 func WithHistoryLimit(n int) Option {
@@ -287,8 +287,8 @@ func WithResourceInterval(d time.Duration) Option {
 }
 
 // WithHistory keeps the records of finished runs in h instead of the
-// Runner's own bounded memory (see WithHistoryLimit, which then does not
-// apply). A nil History is an error.
+// Runner's own bounded memory. WithHistoryLimit then bounds only how many of
+// h's runs GetStatus lists. A nil History is an error.
 func WithHistory(h History) Option {
 	return runnerOption(func(c *runnerConfig) error {
 		if h == nil {
