@@ -173,15 +173,6 @@ func BenchmarkProgressReport(b *testing.B) {
 	})
 }
 
-// drain reads sub until it is closed and signals each worker_stopped.
-func drain(sub *Subscription, stopped chan<- struct{}) {
-	for ev := range sub.Events() {
-		if ev.Type == EventWorkerStopped && stopped != nil {
-			stopped <- struct{}{}
-		}
-	}
-}
-
 func BenchmarkJobLifecycle(b *testing.B) {
 	benchLifecycle(b, 0)
 }
