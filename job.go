@@ -627,7 +627,9 @@ func (h *Handle) Wait(ctx context.Context) error {
 	}
 	select {
 	case <-h.j.done:
-		return h.Status().Err
+		h.j.mu.Lock()
+		defer h.j.mu.Unlock()
+		return h.j.err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
