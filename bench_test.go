@@ -7,6 +7,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/bgjob/bgjob/internal/delivery"
 )
 
 // The baselines: the machine's own primitives, measured in the same run as
@@ -363,10 +367,11 @@ func BenchmarkEventDelivery(b *testing.B) {
 		}
 		close(done)
 	}()
+	id := uuid.New()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		r.publish(&Event{Type: EventInfo, JobName: "bench", ProcessID: r.pid})
+		r.hub.Publish(id, delivery.Lifecycle, &Event{Type: EventInfo, JobID: id, JobName: "bench", ProcessID: r.pid})
 	}
 	for got.Load() < int64(b.N) {
 		runtime.Gosched()

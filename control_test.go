@@ -47,7 +47,7 @@ func TestConcurrencyLimitQueuesInOrder(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r, err := bgjob.NewRunner(bgjob.WithMaxRunning(2))
 		require.NoError(t, err)
-		events := collectAsync(r.Events())
+		events := collectAsync(events(t, r))
 		releases := make([]chan struct{}, 6)
 		var handles []*bgjob.Handle
 		for i := range releases {
@@ -99,7 +99,7 @@ func TestPriorityGoesFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r, err := bgjob.NewRunner(bgjob.WithMaxRunning(1))
 		require.NoError(t, err)
-		events := collectAsync(r.Events())
+		events := collectAsync(events(t, r))
 		release := make(chan struct{})
 		_, err = r.Start(t.Context(), "first", blocker(release))
 		require.NoError(t, err)
@@ -143,7 +143,7 @@ func TestCancelQueuedJobNeverStarts(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r, err := bgjob.NewRunner(bgjob.WithMaxRunning(1))
 		require.NoError(t, err)
-		events := collectAsync(r.Events())
+		events := collectAsync(events(t, r))
 		release := make(chan struct{})
 		_, err = r.Start(t.Context(), "running", blocker(release))
 		require.NoError(t, err)
@@ -203,7 +203,7 @@ func TestAbandonedJobDoesNotHoldShutdown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r, err := bgjob.NewRunner(bgjob.WithCancelGrace(5 * time.Second))
 		require.NoError(t, err)
-		events := collectAsync(r.Events())
+		events := collectAsync(events(t, r))
 		stuck := make(chan struct{})
 		h, err := r.Start(t.Context(), "ignores cancel", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
 			<-stuck // never looks at ctx
@@ -246,7 +246,7 @@ func TestPauseAndResume(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r, err := bgjob.NewRunner()
 		require.NoError(t, err)
-		events := collectAsync(r.Events())
+		events := collectAsync(events(t, r))
 		h, err := r.Start(t.Context(), "pausable", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
 			p.SetTotal(20)
 			for range 20 {
@@ -309,7 +309,7 @@ func TestResumeBeforeTheCheckpointWithdrawsThePause(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r, err := bgjob.NewRunner()
 		require.NoError(t, err)
-		events := collectAsync(r.Events())
+		events := collectAsync(events(t, r))
 		h, err := r.Start(t.Context(), "j", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
 			time.Sleep(time.Second)
 			return p.Checkpoint()
@@ -332,7 +332,7 @@ func TestCancelWhilePaused(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r, err := bgjob.NewRunner()
 		require.NoError(t, err)
-		events := collectAsync(r.Events())
+		events := collectAsync(events(t, r))
 		h, err := r.Start(t.Context(), "j", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
 			for {
 				if err := p.Checkpoint(); err != nil {
@@ -402,7 +402,7 @@ func TestStallDetection(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r, err := bgjob.NewRunner(bgjob.WithStallTimeout(time.Second))
 		require.NoError(t, err)
-		events := collectAsync(r.Events())
+		events := collectAsync(events(t, r))
 		h, err := r.Start(t.Context(), "staller", bgjob.JobFunc(stallingJob))
 		require.NoError(t, err)
 
@@ -439,7 +439,7 @@ func TestPausedJobDoesNotStall(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r, err := bgjob.NewRunner(bgjob.WithStallTimeout(time.Second))
 		require.NoError(t, err)
-		events := collectAsync(r.Events())
+		events := collectAsync(events(t, r))
 		h, err := r.Start(t.Context(), "j", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
 			for i := range 10 {
 				if err := p.Checkpoint(); err != nil {
@@ -470,15 +470,16 @@ func TestControlOfUnknownAndFinishedJobs(t *testing.T) {
 	queued := start(t, r, "queued", blocker(release))
 	assert.ErrorIs(t, queued.Pause(), bgjob.ErrNotRunning)
 	assert.ErrorIs(t, queued.Resume(), bgjob.ErrNotRunning)
-	assert.ErrorIs(t, r.Pause(uuid.New()), bgjob.ErrUnknownJob)
-	assert.ErrorIs(t, r.Resume(uuid.New()), bgjob.ErrUnknownJob)
-	assert.ErrorIs(t, r.Cancel(uuid.New(), nil), bgjob.ErrUnknownJob)
+	_, err := r.Job(uuid.New())
+	assert.ErrorIs(t, err, bgjob.ErrUnknownJob)
 	close(release)
 	waitJob(t, running)
 	waitJob(t, queued)
-	assert.ErrorIs(t, r.Pause(running.ID()), bgjob.ErrNotRunning)
-	assert.ErrorIs(t, r.Resume(running.ID()), bgjob.ErrNotRunning)
-	assert.ErrorIs(t, r.Cancel(running.ID(), nil), bgjob.ErrJobDone)
+	h, err := r.Job(running.ID())
+	require.NoError(t, err, "a finished job is still found by id")
+	assert.ErrorIs(t, h.Pause(), bgjob.ErrNotRunning)
+	assert.ErrorIs(t, h.Resume(), bgjob.ErrNotRunning)
+	assert.ErrorIs(t, h.Cancel(nil), bgjob.ErrJobDone)
 }
 
 func TestControlOptionsBadInput(t *testing.T) {
@@ -579,7 +580,7 @@ func TestGraceStartsWithTheWorker(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r, err := bgjob.NewRunner(bgjob.WithCancelGrace(time.Second))
 		require.NoError(t, err)
-		events := collectAsync(r.Events())
+		events := collectAsync(events(t, r))
 		release := make(chan struct{})
 		h, err := r.Start(t.Context(), "deaf", bgjob.JobFunc(func(context.Context, *bgjob.Progress) error {
 			<-release
@@ -633,7 +634,7 @@ func TestAbandonRacingTheJobsReturn(t *testing.T) {
 
 func TestQueuePositionWithManyQueued(t *testing.T) {
 	r := newRunner(t, bgjob.WithMaxRunning(1))
-	events := r.Events()
+	events := events(t, r)
 	release := make(chan struct{})
 	const n = 2000
 	priority := func(i int) int { return i % 3 }

@@ -29,11 +29,12 @@ var (
 	// range.
 	ErrInvalidOption = errors.New("bgjob: invalid option")
 
-	// ErrNilContext is returned by Start for a nil context.
+	// ErrNilContext is returned by every method that takes a context and
+	// returns an error, for a nil context.
 	ErrNilContext = errors.New("bgjob: nil context")
 
 	// ErrJobDone is returned by Handle.Cancel when the job has already
-	// returned.
+	// ended.
 	ErrJobDone = errors.New("bgjob: job already finished")
 
 	// ErrQueueFull is returned by Start when the queue of jobs waiting for
@@ -52,8 +53,8 @@ var (
 	// its timeout (WithTimeout). It wraps context.DeadlineExceeded.
 	ErrTimeout = fmt.Errorf("bgjob: job timed out: %w", context.DeadlineExceeded)
 
-	// ErrUnknownJob is returned by Runner.JobStatus for an id the Runner
-	// does not know or no longer remembers.
+	// ErrUnknownJob is returned by Runner.Job and Subscribe (WithJob) for
+	// an id the Runner does not know or no longer remembers.
 	ErrUnknownJob = errors.New("bgjob: unknown job")
 
 	// ErrCanceled is the cause recorded when a job is canceled through
@@ -85,25 +86,36 @@ func (e *PanicError) Unwrap() error {
 }
 
 // ShutdownError is returned by Runner.Shutdown when its context ended while
-// jobs were still running. Those jobs have been canceled with ErrShutdown as
-// the cause; they report their end through events as usual.
+// jobs were still running, or while the history store had not taken the
+// records of every finished job. Those jobs have been canceled with
+// ErrShutdown as the cause; they report their end through events as
+// usual, and the records are handed over as the store takes them.
 type ShutdownError struct {
 	// Err is the context's error.
 	Err error
 	// Jobs are the jobs that had not stopped, with their status at the
 	// moment Shutdown gave up waiting.
 	Jobs []JobStatus
+	// PendingRecords is the number of records the history store had not
+	// taken yet (see WithHistoryStore).
+	PendingRecords int
 }
 
 // Error names the jobs that had not stopped.
 func (e *ShutdownError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "bgjob: shutdown: %v; %d job(s) still running:", e.Err, len(e.Jobs))
-	for i, j := range e.Jobs {
-		if i > 0 {
-			b.WriteByte(',')
+	fmt.Fprintf(&b, "bgjob: shutdown: %v", e.Err)
+	if len(e.Jobs) > 0 {
+		fmt.Fprintf(&b, "; %d job(s) still running:", len(e.Jobs))
+		for i, j := range e.Jobs {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, " %s (%s)", j.Name, shortID(j.ID))
 		}
-		fmt.Fprintf(&b, " %s (%s)", j.Name, shortID(j.ID))
+	}
+	if e.PendingRecords > 0 {
+		fmt.Fprintf(&b, "; %d record(s) not yet in the history store", e.PendingRecords)
 	}
 	return b.String()
 }

@@ -2,12 +2,14 @@ package bgjob
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/bgjob/bgjob/internal/delivery"
 )
 
 // EventType says what an Event reports. The zero value is not a valid type.
@@ -16,19 +18,21 @@ type EventType uint8
 
 const (
 	// EventInfo: the Runner accepted the job. Carries the worker id and
-	// name and the process id. Always the first event of a job.
+	// name, the process id and whether the worker is alive: a job that
+	// gets a worker slot at once is already running. Always the first
+	// event of a job.
 	EventInfo EventType = iota + 1
 	// EventQueued: the job waits for a worker, because WithMaxRunning jobs
 	// already run. Carries its place in the queue (QueuePosition, 1 is
 	// next). Comes right after EventInfo, for queued jobs only.
 	EventQueued
-	// EventWorkerStarted: the job's goroutine is running. Carries the start
-	// time and, for a job that was queued, QueueWait.
+	// EventWorkerStarted: the job's goroutine was started. Carries the
+	// start time and, for a job that was queued, QueueWait.
 	EventWorkerStarted
-	// EventProgress: the job reported progress. Carries percent, step,
-	// total, message, rate and ETA. Progress events are rate limited and
-	// coalesced (see WithProgressInterval); the last one before
-	// EventComplete is always published.
+	// EventProgress: the job reported progress. Progress events are rate
+	// limited (see WithProgressInterval) and coalesced for a reader that
+	// falls behind; the last one before EventComplete is always
+	// published.
 	EventProgress
 	// EventPaused: the job parked at a checkpoint after a pause request.
 	EventPaused
@@ -59,7 +63,8 @@ const (
 	// job.
 	EventWorkerStopped
 	// EventLagged is not about a job: it tells one subscriber that it fell
-	// behind and lost the events with sequence numbers LagFirst to LagLast.
+	// behind and lost the events with sequence numbers LagFirst to LagLast,
+	// of the jobs LagJobs (and more when LagMore).
 	EventLagged
 )
 
@@ -107,15 +112,21 @@ func (t *EventType) UnmarshalText(b []byte) error {
 }
 
 // Event is one thing that happened to a job, as delivered to subscribers.
-// Fields that do not apply to the event's type are zero.
+//
+// Every event of a job carries the job's identity, its state after the
+// event and its progress at that moment (percent, step, total, message,
+// rate, ETA, run time), so that any one event, read alone, is a true
+// picture of the job. Fields that do not apply to the event's type are
+// zero. An Event received from a channel belongs to its reader: its
+// slices are the reader's own.
 type Event struct {
 	Type EventType
 	// Seq numbers the events the Runner publishes, in the order it
 	// publishes them. Each subscriber receives events in increasing Seq
-	// order. Numbers may be skipped: a progress event that replaced an
-	// older one its reader had not received yet (see
-	// SubscriptionStats.Coalesced) is delivered under the older one's
-	// number, and its own is never seen. A lagged event has Seq 0.
+	// order. Numbers may be skipped: by a subscription's filter, and by
+	// an event that replaced older ones its reader had not received yet,
+	// which is delivered under the oldest one's number (see Folded). A
+	// lagged event has Seq 0.
 	Seq  uint64
 	Time time.Time
 
@@ -132,7 +143,7 @@ type Event struct {
 	// State is the job's state after the event.
 	State State
 
-	// Progress (EventProgress, and the last values in EventComplete).
+	// The job's progress when the event was published.
 	Percent float64
 	Step    int64
 	Total   int64
@@ -143,12 +154,11 @@ type Event struct {
 	// QueuePosition is the job's place in the queue (EventQueued).
 	QueuePosition int
 	// QueueWait is how long the job waited for a worker
-	// (EventWorkerStarted, EventComplete).
+	// (EventWorkerStarted and after).
 	QueueWait time.Duration
 	// StartTime is when the worker started (from EventWorkerStarted on).
 	StartTime time.Time
-	// Duration is the run time, not counting pauses (EventProgress,
-	// EventComplete, EventWorkerStopped).
+	// Duration is the run time so far, not counting pauses.
 	Duration time.Duration
 	// Paused is the time spent paused: in the pause that just ended
 	// (EventResumed), in all pauses (EventComplete).
@@ -159,29 +169,70 @@ type Event struct {
 	// Err is the error of a failed or canceled job (EventComplete).
 	Err error
 	// Stack is the panicking goroutine's stack (EventComplete after a
-	// panic).
+	// panic), or the stacks of the job's goroutines (EventStalled).
 	Stack string
 
 	// Level and Attrs go with Message in an EventLog.
 	Level slog.Level
 	Attrs []LogAttr
 
+	// Folded counts the events of this job that this one replaced in its
+	// subscription before the reader received them: progress, paused,
+	// resumed, stalled and unstalled events of a reader that fell behind
+	// fold into the newest one, which carries the job's latest state and
+	// progress. Zero when nothing was folded.
+	Folded int
+
 	// LagFirst and LagLast name the range of sequence numbers a lagged
-	// subscriber lost (EventLagged); every event in the range was lost.
+	// subscriber lost (EventLagged): every event in the range that the
+	// subscription would have received was lost. LagJobs names the jobs
+	// those events were about (at most MaxLagJobs; LagMore says there
+	// were more), so that the reader knows which to read again.
 	LagFirst uint64
 	LagLast  uint64
+	LagJobs  []uuid.UUID
+	LagMore  bool
 }
+
+// MaxLagJobs is the most jobs one EventLagged names.
+const MaxLagJobs = delivery.MaxLagKeys
 
 // Success reports whether the event is the completion of a job that
 // succeeded.
 func (e Event) Success() bool { return e.Type == EventComplete && e.State == StateSucceeded }
 
-// Lost returns how many events an EventLagged names.
+// Lost returns how many sequence numbers an EventLagged names.
 func (e Event) Lost() uint64 {
 	if e.Type != EventLagged {
 		return 0
 	}
 	return e.LagLast - e.LagFirst + 1
+}
+
+// class says how the event travels to subscribers: what may fold, what
+// keeps its place whatever happens, and what goes in the log lane.
+func (t EventType) class() delivery.Class {
+	switch t {
+	case EventProgress, EventPaused, EventResumed, EventStalled, EventUnstalled:
+		return delivery.Foldable
+	case EventLog:
+		return delivery.Log
+	default:
+		return delivery.Lifecycle
+	}
+}
+
+// clone returns a copy of e whose slices are its own, so that readers of
+// one event never share memory.
+func (e *Event) clone() Event {
+	c := *e
+	if e.Attrs != nil {
+		c.Attrs = slices.Clone(e.Attrs)
+	}
+	if e.LagJobs != nil {
+		c.LagJobs = slices.Clone(e.LagJobs)
+	}
+	return c
 }
 
 // eventJSON is the wire form of an Event. Its names follow the original
@@ -199,7 +250,7 @@ type eventJSON struct {
 	IsAlive         bool        `json:"is_alive"`
 	State           State       `json:"state,omitzero"`
 	Message         string      `json:"message,omitempty"`
-	Percent         float64     `json:"percent"`
+	Percent         *float64    `json:"percent,omitempty"`
 	Step            int64       `json:"step,omitempty"`
 	Total           int64       `json:"total,omitempty"`
 	Rate            float64     `json:"rate,omitempty"`
@@ -208,30 +259,38 @@ type eventJSON struct {
 	QueueWait       float64     `json:"queue_wait_seconds,omitempty"`
 	StartTime       time.Time   `json:"start_time,omitzero"`
 	Success         *bool       `json:"success,omitempty"`
-	DurationSeconds float64     `json:"duration_seconds,omitempty"`
+	DurationSeconds *float64    `json:"duration_seconds,omitempty"`
 	PausedSeconds   float64     `json:"paused_seconds,omitempty"`
 	ThreadCPU       float64     `json:"thread_cpu_seconds,omitempty"`
 	Error           string      `json:"error,omitempty"`
 	Traceback       string      `json:"traceback,omitempty"`
 	Level           *slog.Level `json:"level,omitempty"`
 	Attrs           []LogAttr   `json:"attrs,omitempty"`
+	Folded          int         `json:"folded,omitempty"`
 	LagFirst        uint64      `json:"lag_first,omitempty"`
 	LagLast         uint64      `json:"lag_last,omitempty"`
+	LagJobs         []uuid.UUID `json:"lag_jobs,omitempty"`
+	LagMore         bool        `json:"lag_more,omitempty"`
 }
 
 // MarshalJSON encodes the event with snake_case names; durations are in
-// seconds and the error is its message. success is present only in a
-// complete event.
+// seconds and the error is its message. Every event of a job has percent
+// and duration_seconds, even when zero; success is present only in a
+// complete event, level and attrs only in a log event.
 func (e Event) MarshalJSON() ([]byte, error) {
 	w := eventJSON{
 		Type: e.Type, Seq: e.Seq, Timestamp: e.Time,
 		JobID: e.JobID, Name: e.JobName, ThreadID: e.WorkerID, ThreadName: e.WorkerName,
 		ProcessID: e.ProcessID, OSThreadID: e.OSThreadID, IsAlive: e.Alive, State: e.State,
-		Message: e.Message, Percent: e.Percent, Step: e.Step, Total: e.Total, Rate: e.Rate,
+		Message: e.Message, Step: e.Step, Total: e.Total, Rate: finite(e.Rate),
 		ETASeconds: e.ETA.Seconds(), StartTime: e.StartTime,
 		QueuePosition: e.QueuePosition, QueueWait: e.QueueWait.Seconds(), PausedSeconds: e.Paused.Seconds(),
-		DurationSeconds: e.Duration.Seconds(), ThreadCPU: e.ThreadCPU.Seconds(),
-		Traceback: e.Stack, LagFirst: e.LagFirst, LagLast: e.LagLast,
+		ThreadCPU: e.ThreadCPU.Seconds(), Traceback: e.Stack, Folded: e.Folded,
+		LagFirst: e.LagFirst, LagLast: e.LagLast, LagJobs: e.LagJobs, LagMore: e.LagMore,
+	}
+	if e.Type != EventLagged {
+		percent, duration := e.Percent, e.Duration.Seconds()
+		w.Percent, w.DurationSeconds = &percent, &duration
 	}
 	if e.Type == EventComplete {
 		ok := e.Success()
@@ -248,7 +307,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON decodes the form MarshalJSON writes. The error comes back
-// as an error with the same message; its type is not preserved.
+// as an error with the same message; its type is not kept.
 func (e *Event) UnmarshalJSON(b []byte) error {
 	var w eventJSON
 	if err := json.Unmarshal(b, &w); err != nil {
@@ -258,20 +317,21 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		Type: w.Type, Seq: w.Seq, Time: w.Timestamp,
 		JobID: w.JobID, JobName: w.Name, WorkerID: w.ThreadID, WorkerName: w.ThreadName,
 		ProcessID: w.ProcessID, OSThreadID: w.OSThreadID, Alive: w.IsAlive, State: w.State,
-		Message: w.Message, Percent: w.Percent, Step: w.Step, Total: w.Total, Rate: w.Rate,
+		Message: w.Message, Step: w.Step, Total: w.Total, Rate: w.Rate,
 		ETA: seconds(w.ETASeconds), StartTime: w.StartTime,
 		QueuePosition: w.QueuePosition, QueueWait: seconds(w.QueueWait), Paused: seconds(w.PausedSeconds),
-		Duration: seconds(w.DurationSeconds), ThreadCPU: seconds(w.ThreadCPU),
-		Stack: w.Traceback, LagFirst: w.LagFirst, LagLast: w.LagLast,
+		ThreadCPU: seconds(w.ThreadCPU), Err: errorFrom(w.Error),
+		Stack: w.Traceback, Attrs: w.Attrs, Folded: w.Folded,
+		LagFirst: w.LagFirst, LagLast: w.LagLast, LagJobs: w.LagJobs, LagMore: w.LagMore,
 	}
-	if w.Error != "" {
-		e.Err = errors.New(w.Error)
+	if w.Percent != nil {
+		e.Percent = *w.Percent
+	}
+	if w.DurationSeconds != nil {
+		e.Duration = seconds(*w.DurationSeconds)
 	}
 	if w.Level != nil {
 		e.Level = *w.Level
 	}
-	e.Attrs = w.Attrs
 	return nil
 }
-
-func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

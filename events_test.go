@@ -13,6 +13,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -291,7 +292,7 @@ func TestProgressIsRateLimited(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r, err := bgjob.NewRunner() // DefaultProgressInterval: 100ms
 		require.NoError(t, err)
-		events := r.Events()
+		events := events(t, r)
 		var evs []bgjob.Event
 		read := make(chan struct{})
 		go func() {
@@ -369,7 +370,7 @@ func TestProgressClamps(t *testing.T) {
 
 func TestProgressAfterJobReturnedChangesNothing(t *testing.T) {
 	r := newRunner(t)
-	events := r.Events()
+	events := events(t, r)
 	var kept *bgjob.Progress
 	h := start(t, r, "leaks its reporter", func(ctx context.Context, p *bgjob.Progress) error {
 		kept = p
@@ -391,7 +392,7 @@ func TestProgressAfterJobReturnedChangesNothing(t *testing.T) {
 func TestEventsBeforeFirstCallAreNotDelivered(t *testing.T) {
 	r := newRunner(t)
 	waitJob(t, start(t, r, "unseen", succeed))
-	events := r.Events()
+	events := events(t, r)
 	h := start(t, r, "seen", succeed)
 	waitJob(t, h)
 	require.NoError(t, r.Shutdown(context.Background()))
@@ -448,7 +449,7 @@ func TestEventTypesAndStates(t *testing.T) {
 
 func TestEventJSON(t *testing.T) {
 	r := newRunner(t)
-	events := r.Events()
+	events := events(t, r)
 	h := start(t, r, "json", func(ctx context.Context, p *bgjob.Progress) error {
 		p.Report(50, "half")
 		panic("bad batch")
@@ -495,7 +496,8 @@ func TestEventJSON(t *testing.T) {
 }
 
 func TestFormatText(t *testing.T) {
-	base := bgjob.Event{JobName: "resnet-finetune", WorkerID: 7, WorkerName: "resnet-finetune", ProcessID: 52341}
+	started := time.Date(2025, 10, 21, 15, 30, 0, 123456000, time.Local)
+	base := bgjob.Event{JobName: "resnet-finetune", WorkerID: 7, WorkerName: "resnet-finetune", ProcessID: 52341, StartTime: started}
 	with := func(f func(*bgjob.Event)) bgjob.Event {
 		ev := base
 		f(&ev)
@@ -505,8 +507,15 @@ func TestFormatText(t *testing.T) {
 		give bgjob.Event
 		want string
 	}{
-		{with(func(e *bgjob.Event) { e.Type = bgjob.EventWorkerStarted; e.Alive = true }),
+		// The original design's info block: started in background, with
+		// the process, the worker and whether it is alive.
+		{with(func(e *bgjob.Event) { e.Type, e.State, e.Alive = bgjob.EventInfo, bgjob.StateRunning, true }),
 			"resnet-finetune started in background\n   Process ID: 52341\n   Worker ID: 7\n   Worker Name: resnet-finetune\n   Alive: true"},
+		{with(func(e *bgjob.Event) { e.Type, e.State = bgjob.EventInfo, bgjob.StateQueued }),
+			"resnet-finetune accepted in background, waiting for a worker\n   Process ID: 52341\n   Worker ID: 7\n   Worker Name: resnet-finetune\n   Alive: false"},
+		// worker_started shows its start time, as isoformat does.
+		{with(func(e *bgjob.Event) { e.Type, e.Alive = bgjob.EventWorkerStarted, true }),
+			"resnet-finetune worker started\n   Worker ID: 7\n   Start Time: 2025-10-21T15:30:00.123456"},
 		{with(func(e *bgjob.Event) {
 			e.Type = bgjob.EventProgress
 			e.Percent = 10
@@ -530,8 +539,15 @@ func TestFormatText(t *testing.T) {
 		{with(func(e *bgjob.Event) {
 			e.Type, e.State, e.Duration, e.Err = bgjob.EventComplete, bgjob.StateCanceled, 2*time.Hour+30*time.Minute, errors.New("user stop")
 		}), "resnet-finetune canceled after 2.5h: user stop"},
-		{with(func(e *bgjob.Event) { e.Type = bgjob.EventWorkerStopped }), "Worker 7 stopped"},
-		{bgjob.Event{Type: bgjob.EventLagged, LagFirst: 120, LagLast: 135}, "missed 16 event(s), seq 120 to 135: the reader fell behind"},
+		{with(func(e *bgjob.Event) { e.Type = bgjob.EventWorkerStopped }), "resnet-finetune worker 7 stopped"},
+		{with(func(e *bgjob.Event) { e.Type, e.StartTime = bgjob.EventWorkerStopped, time.Time{} }), "resnet-finetune never got a worker"},
+		{with(func(e *bgjob.Event) {
+			e.Type, e.State, e.Err, e.StartTime = bgjob.EventComplete, bgjob.StateCanceled, errors.New("superseded"), time.Time{}
+		}), "resnet-finetune canceled before it started: superseded"},
+		{bgjob.Event{Type: bgjob.EventLagged, LagFirst: 120, LagLast: 135, LagJobs: make([]uuid.UUID, 2)},
+			"missed events seq 120 to 135 of 2 job(s): the reader fell behind"},
+		{bgjob.Event{Type: bgjob.EventLagged, LagFirst: 1, LagLast: 900, LagJobs: make([]uuid.UUID, bgjob.MaxLagJobs), LagMore: true},
+			"missed events seq 1 to 900 of 64 job(s) and more: the reader fell behind"},
 		{with(func(e *bgjob.Event) { e.Type, e.QueuePosition = bgjob.EventQueued, 2 }), "resnet-finetune queued (position 2)"},
 		{with(func(e *bgjob.Event) { e.Type = bgjob.EventPaused }), "[worker 7] paused"},
 		{with(func(e *bgjob.Event) { e.Type, e.Paused = bgjob.EventResumed, 90*time.Second }), "[worker 7] resumed after 1.5min paused"},
@@ -540,7 +556,7 @@ func TestFormatText(t *testing.T) {
 		}), "[worker 7] stalled: no progress for 5.0min\n   1 @ 0x1\n   #\t0x1\tmain.load+0x1\t/src/load.go:9"},
 		{with(func(e *bgjob.Event) { e.Type = bgjob.EventUnstalled }), "[worker 7] progressing again"},
 		{with(func(e *bgjob.Event) {
-			e.Type, e.Level, e.Message, e.Attrs = bgjob.EventLog, slog.LevelWarn, "slow epoch", []bgjob.LogAttr{{Key: "epoch", Value: "3"}}
+			e.Type, e.Level, e.Message, e.Attrs = bgjob.EventLog, slog.LevelWarn, "slow epoch", []bgjob.LogAttr{{Key: "epoch", Value: slog.IntValue(3)}}
 		}), "[worker 7] WARN slow epoch epoch=3"},
 		{with(func(e *bgjob.Event) {
 			e.Type, e.Message = bgjob.EventAbandoned, "still running 30.0s after it was canceled"
@@ -548,7 +564,7 @@ func TestFormatText(t *testing.T) {
 		{with(func(e *bgjob.Event) {
 			e.Type, e.Alive, e.QueueWait = bgjob.EventWorkerStarted, true, 1200*time.Millisecond
 		}),
-			"resnet-finetune started in background\n   Process ID: 52341\n   Worker ID: 7\n   Worker Name: resnet-finetune\n   Queue Wait: 1.2s\n   Alive: true"},
+			"resnet-finetune worker started\n   Worker ID: 7\n   Queue Wait: 1.2s\n   Start Time: 2025-10-21T15:30:00.123456"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.give.Type.String(), func(t *testing.T) {
@@ -563,7 +579,5 @@ func TestFormatText(t *testing.T) {
 	assert.Contains(t, string(b), `"queue_position":3`)
 	assert.Contains(t, string(b), `"queue_wait_seconds":2`)
 	assert.Contains(t, string(b), `"paused_seconds":1`)
-	info := bgjob.FormatText(with(func(e *bgjob.Event) { e.Type = bgjob.EventInfo }))
-	assert.Contains(t, info, "resnet-finetune accepted")
 	assert.True(t, slices.Contains([]string{"850ms"}, bgjob.FormatDuration(850*time.Millisecond)))
 }

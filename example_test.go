@@ -45,10 +45,10 @@ func Example() {
 
 // Every job publishes the same lifecycle, in order. The channel is closed
 // after Shutdown once its last event has been received.
-func ExampleRunner_Events() {
+func ExampleRunner_Subscribe() {
 	ctx := context.Background()
 	r, _ := bgjob.NewRunner()
-	events := r.Events() // subscribe before starting jobs
+	sub, _ := r.Subscribe() // subscribe before starting jobs
 
 	h, _ := r.Start(ctx, "import", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
 		p.Report(50, "halfway")
@@ -60,15 +60,69 @@ func ExampleRunner_Events() {
 		r.Shutdown(ctx)
 	}()
 
-	for ev := range events {
-		fmt.Println(strings.TrimSpace(fmt.Sprint(ev.Seq, " ", ev.Type, " ", ev.Message)))
+	for ev := range sub.Events() {
+		fmt.Println(ev.Seq, ev.Type, ev.State, ev.Percent)
+	}
+	fmt.Println("lost:", sub.Stats().Lost)
+	// Output:
+	// 1 info running 0
+	// 2 worker_started running 0
+	// 3 progress running 100
+	// 4 complete succeeded 100
+	// 5 worker_stopped succeeded 100
+	// lost: 0
+}
+
+// A subscription to one job starts with that job's status and ends with
+// its worker_stopped: what a server needs to stream one job.
+func ExampleWithJob() {
+	ctx := context.Background()
+	r, _ := bgjob.NewRunner()
+	defer r.Shutdown(ctx)
+
+	release := make(chan struct{})
+	h, _ := r.Start(ctx, "export", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+		p.SetPercent(40)
+		<-release
+		return nil
+	}))
+	for h.Status().Percent != 40 {
+		runtime.Gosched()
+	}
+
+	sub, _ := r.Subscribe(bgjob.WithJob(h.ID()))
+	first := sub.Snapshot()[0]
+	fmt.Println("now:", first.State, first.Percent)
+	close(release)
+	for ev := range sub.Events() { // ends after this job's worker_stopped
+		fmt.Println(ev.Type, ev.State)
 	}
 	// Output:
-	// 1 info
-	// 2 worker_started
-	// 3 progress done
-	// 4 complete done
-	// 5 worker_stopped
+	// now: running 40
+	// progress running
+	// complete succeeded
+	// worker_stopped succeeded
+}
+
+// Code that knows jobs by id — a dashboard — finds them with Job, live or
+// recently finished.
+func ExampleRunner_Job() {
+	ctx := context.Background()
+	r, _ := bgjob.NewRunner()
+	defer r.Shutdown(ctx)
+
+	started, _ := r.Start(ctx, "reindex", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+		<-ctx.Done()
+		return ctx.Err()
+	}))
+	id := started.ID() // what a URL or a queue would carry
+
+	h, _ := r.Job(id)
+	h.Cancel(errors.New("stopped from the dashboard"))
+	h.Wait(ctx)
+	h, _ = r.Job(id) // still found once finished
+	fmt.Println(h.Status().State, h.Status().Err)
+	// Output: canceled stopped from the dashboard
 }
 
 // Application code polls the status; it always shows the latest progress.
@@ -146,7 +200,7 @@ func ExamplePanicError() {
 
 // A lossless subscription never drops an event: when its reader falls a
 // whole backlog behind, Start waits for it instead.
-func ExampleRunner_Subscribe() {
+func ExampleWithPolicy() {
 	ctx := context.Background()
 	r, _ := bgjob.NewRunner()
 	audit, _ := r.Subscribe(bgjob.WithPolicy(bgjob.Lossless), bgjob.WithBacklog(100))
@@ -188,20 +242,34 @@ func ExampleRunner_GetStatus() {
 	// Output: running: false succeeded: 1 failed: 1
 }
 
-// FormatText renders events for operators.
+// FormatText renders events for operators, in the words of the original
+// design.
 func ExampleFormatText() {
 	ev := bgjob.Event{
-		Type:     bgjob.EventProgress,
-		WorkerID: 7,
-		Percent:  10,
-		Message:  "Loading and preparing data...",
+		Type:       bgjob.EventInfo,
+		JobName:    "resnet-finetune",
+		State:      bgjob.StateRunning,
+		ProcessID:  52341,
+		WorkerID:   7,
+		WorkerName: "resnet-finetune",
+		Alive:      true,
 	}
 	fmt.Println(bgjob.FormatText(ev))
-	ev = bgjob.Event{Type: bgjob.EventComplete, JobName: "resnet-finetune", State: bgjob.StateSucceeded, Duration: 45*time.Minute + 18*time.Second}
+	ev.Type, ev.Percent, ev.Message = bgjob.EventProgress, 10, "Loading and preparing data..."
+	fmt.Println(bgjob.FormatText(ev))
+	ev.Type, ev.State, ev.Duration = bgjob.EventComplete, bgjob.StateSucceeded, 45*time.Minute+18*time.Second
+	fmt.Println(bgjob.FormatText(ev))
+	ev.Type, ev.StartTime = bgjob.EventWorkerStopped, time.Now()
 	fmt.Println(bgjob.FormatText(ev))
 	// Output:
+	// resnet-finetune started in background
+	//    Process ID: 52341
+	//    Worker ID: 7
+	//    Worker Name: resnet-finetune
+	//    Alive: true
 	// [worker 7] Loading and preparing data... (10%)
 	// resnet-finetune completed successfully (Duration: 45.3min)
+	// resnet-finetune worker 7 stopped
 }
 
 // With a limit on the jobs running at once, the others wait in a queue,
@@ -290,7 +358,7 @@ func ExampleWithStallTimeout() {
 		bgjob.WithStallTimeout(50*time.Millisecond),
 		bgjob.WithProgressInterval(10*time.Millisecond),
 	)
-	events := r.Events()
+	sub, _ := r.Subscribe()
 
 	mirror := make(chan struct{}) // a slow mirror, answering only when told
 	h, _ := r.Start(ctx, "download", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
@@ -303,7 +371,7 @@ func ExampleWithStallTimeout() {
 		h.Wait(ctx)
 		r.Shutdown(ctx)
 	}()
-	for ev := range events {
+	for ev := range sub.Events() {
 		switch ev.Type {
 		case bgjob.EventStalled:
 			fmt.Println("stalled; stack shows the job:", strings.Contains(ev.Stack, "ExampleWithStallTimeout"))
@@ -340,8 +408,9 @@ func ExampleProgress_Logger() {
 	// INFO epoch done [{epoch 3} {loss 0.3333333333333333}]
 }
 
-// The history keeps the last runs, to be filtered by state and name.
-func ExampleRunner_Runs() {
+// The history keeps the last finished jobs, to be filtered by state and
+// name.
+func ExampleRunner_History() {
 	ctx := context.Background()
 	r, _ := bgjob.NewRunner()
 	defer r.Shutdown(ctx)
@@ -355,8 +424,8 @@ func ExampleRunner_Runs() {
 		}))
 		h.Wait(ctx)
 	}
-	for run := range r.Runs(bgjob.RunFilter{Name: "nightly", States: []bgjob.State{bgjob.StateFailed}}) {
-		fmt.Println(run.State, run.Err)
+	for rec := range r.History(bgjob.HistoryFilter{Name: "nightly", States: []bgjob.State{bgjob.StateFailed}}) {
+		fmt.Println(rec.State, rec.Err)
 	}
 	// Output:
 	// failed shard 3 unreadable

@@ -8,16 +8,19 @@ import (
 )
 
 // FormatText renders ev the way an operator reads it, for logs and
-// terminals, for example:
+// terminals, in the words of the original design, for example:
 //
 //	resnet-finetune started in background
 //	   Process ID: 52341
 //	   Worker ID: 7
 //	   Worker Name: resnet-finetune
 //	   Alive: true
+//	resnet-finetune worker started
+//	   Worker ID: 7
+//	   Start Time: 2025-10-21T15:30:00.123456
 //	[worker 7] Loading and preparing data... (10%)
 //	resnet-finetune completed successfully (Duration: 45.3min)
-//	Worker 7 stopped
+//	resnet-finetune worker 7 stopped
 //
 // The text has no trailing newline; a panic's stack follows on indented
 // lines.
@@ -25,21 +28,30 @@ func FormatText(ev Event) string {
 	var b strings.Builder
 	switch ev.Type {
 	case EventInfo:
-		fmt.Fprintf(&b, "%s accepted (job %s, worker %d)", ev.JobName, shortID(ev.JobID), ev.WorkerID)
-	case EventQueued:
-		fmt.Fprintf(&b, "%s queued (position %d)", ev.JobName, ev.QueuePosition)
-	case EventWorkerStarted:
-		fmt.Fprintf(&b, "%s started in background\n", ev.JobName)
+		if ev.State == StateQueued {
+			fmt.Fprintf(&b, "%s accepted in background, waiting for a worker\n", ev.JobName)
+		} else {
+			fmt.Fprintf(&b, "%s started in background\n", ev.JobName)
+		}
 		fmt.Fprintf(&b, "   Process ID: %d\n", ev.ProcessID)
 		fmt.Fprintf(&b, "   Worker ID: %d\n", ev.WorkerID)
 		fmt.Fprintf(&b, "   Worker Name: %s\n", ev.WorkerName)
 		if ev.OSThreadID != 0 {
 			fmt.Fprintf(&b, "   OS Thread ID: %d\n", ev.OSThreadID)
 		}
+		fmt.Fprintf(&b, "   Alive: %t", ev.Alive)
+	case EventQueued:
+		fmt.Fprintf(&b, "%s queued (position %d)", ev.JobName, ev.QueuePosition)
+	case EventWorkerStarted:
+		fmt.Fprintf(&b, "%s worker started\n", ev.JobName)
+		fmt.Fprintf(&b, "   Worker ID: %d\n", ev.WorkerID)
+		if ev.OSThreadID != 0 {
+			fmt.Fprintf(&b, "   OS Thread ID: %d\n", ev.OSThreadID)
+		}
 		if ev.QueueWait > 0 {
 			fmt.Fprintf(&b, "   Queue Wait: %s\n", FormatDuration(ev.QueueWait))
 		}
-		fmt.Fprintf(&b, "   Alive: %t", ev.Alive)
+		fmt.Fprintf(&b, "   Start Time: %s", ev.StartTime.Format(startTimeLayout))
 	case EventProgress:
 		fmt.Fprintf(&b, "[worker %d] ", ev.WorkerID)
 		if ev.Message != "" {
@@ -68,7 +80,7 @@ func FormatText(ev Event) string {
 	case EventLog:
 		fmt.Fprintf(&b, "[worker %d] %s %s", ev.WorkerID, ev.Level, ev.Message)
 		for _, a := range ev.Attrs {
-			fmt.Fprintf(&b, " %s=%s", a.Key, a.Value)
+			fmt.Fprintf(&b, " %s=%s", a.Key, a.Value.String())
 		}
 	case EventAbandoned:
 		fmt.Fprintf(&b, "%s abandoned: %s", ev.JobName, ev.Message)
@@ -77,20 +89,36 @@ func FormatText(ev Event) string {
 		case StateSucceeded:
 			fmt.Fprintf(&b, "%s completed successfully (Duration: %s)", ev.JobName, FormatDuration(ev.Duration))
 		case StateCanceled:
+			if ev.StartTime.IsZero() {
+				fmt.Fprintf(&b, "%s canceled before it started: %v", ev.JobName, ev.Err)
+				break
+			}
 			fmt.Fprintf(&b, "%s canceled after %s: %v", ev.JobName, FormatDuration(ev.Duration), ev.Err)
 		default:
 			fmt.Fprintf(&b, "%s failed after %s: %v", ev.JobName, FormatDuration(ev.Duration), ev.Err)
 		}
 		writeIndented(&b, ev.Stack)
 	case EventWorkerStopped:
-		fmt.Fprintf(&b, "Worker %d stopped", ev.WorkerID)
+		if ev.StartTime.IsZero() {
+			fmt.Fprintf(&b, "%s never got a worker", ev.JobName)
+			break
+		}
+		fmt.Fprintf(&b, "%s worker %d stopped", ev.JobName, ev.WorkerID)
 	case EventLagged:
-		fmt.Fprintf(&b, "missed %d event(s), seq %d to %d: the reader fell behind", ev.Lost(), ev.LagFirst, ev.LagLast)
+		fmt.Fprintf(&b, "missed events seq %d to %d of %d job(s)", ev.LagFirst, ev.LagLast, len(ev.LagJobs))
+		if ev.LagMore {
+			b.WriteString(" and more")
+		}
+		b.WriteString(": the reader fell behind")
 	default:
 		fmt.Fprintf(&b, "%v event for %s", ev.Type, ev.JobName)
 	}
 	return b.String()
 }
+
+// startTimeLayout is the original design's start time (Python's
+// isoformat), in local time.
+const startTimeLayout = "2006-01-02T15:04:05.000000"
 
 // writeIndented writes text on indented lines below what b holds.
 func writeIndented(b *strings.Builder, text string) {

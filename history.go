@@ -1,6 +1,7 @@
 package bgjob
 
 import (
+	"encoding/json"
 	"iter"
 	"slices"
 	"sync"
@@ -8,96 +9,186 @@ import (
 	"github.com/bgjob/bgjob/internal/ring"
 )
 
-// Run is the record of one finished run: its final status (state, times,
-// queue wait, time paused, error, panic stack, last progress), the tail of
-// its log and its timeline.
-type Run struct {
+// JobRecord is what remains of a finished job: its final status (state,
+// times, queue wait, time paused, error, panic stack, last progress), the
+// tail of its log and its timeline. A JobRecord handed out is the
+// caller's own: its slices are copies.
+type JobRecord struct {
 	JobStatus
-	Logs     []LogRecord     `json:"logs,omitempty"`
-	Timeline []TimelinePoint `json:"timeline,omitempty"`
+	Logs     []LogRecord
+	Timeline []TimelinePoint
 }
 
-// History keeps the records of finished runs. The Runner keeps them in
-// memory, bounded by WithHistoryLimit, unless given another History with
-// WithHistory — a durable store, for instance.
-//
-// Implementations must be safe for concurrent use: Add is called on the
-// goroutine of each job as it ends (an error is logged to the Runner's
-// logger, or slog.Default, and the run is not retried); Runs may be called
-// at any time, while runs are being added, and yields the runs newest
-// first. Runs should not hold a lock while it yields, so that a caller may
-// stop early or take its time.
-type History interface {
-	Add(run Run) error
-	Runs() iter.Seq[Run]
+// MarshalJSON encodes the record as its status's JSON object with two
+// more fields, "logs" and "timeline".
+func (rec JobRecord) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		jobStatusJSON
+		Logs     []LogRecord     `json:"logs,omitempty"`
+		Timeline []TimelinePoint `json:"timeline,omitempty"`
+	}{rec.wire(), rec.Logs, rec.Timeline})
 }
 
-// RunFilter selects runs from the history. The zero value selects all.
-type RunFilter struct {
-	// States, when not empty, keeps the runs that ended in one of them.
-	States []State
-	// Name, when not empty, keeps the runs of jobs with this name.
-	Name string
-}
-
-func (f RunFilter) match(run Run) bool {
-	if f.Name != "" && run.Name != f.Name {
-		return false
+// UnmarshalJSON decodes the form MarshalJSON writes.
+func (rec *JobRecord) UnmarshalJSON(b []byte) error {
+	var w struct {
+		jobStatusJSON
+		Logs     []LogRecord     `json:"logs"`
+		Timeline []TimelinePoint `json:"timeline"`
 	}
-	return len(f.States) == 0 || slices.Contains(f.States, run.State)
-}
-
-// Runs yields the finished runs the Runner's history holds that f selects,
-// newest first (in the order they were recorded, as each job retired). It may be called while jobs finish; it sees the runs
-// recorded when it started.
-func (r *Runner) Runs(f RunFilter) iter.Seq[Run] {
-	return func(yield func(Run) bool) {
-		for run := range r.history.Runs() {
-			if f.match(run) && !yield(run) {
-				return
-			}
-		}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
 	}
-}
-
-// memoryHistory is the default History: the last limit runs, in memory.
-type memoryHistory struct {
-	limit int
-
-	mu   sync.Mutex
-	runs ring.Queue[Run]
-}
-
-func newMemoryHistory(limit int) *memoryHistory { return &memoryHistory{limit: limit} }
-
-func (h *memoryHistory) Add(run Run) error {
-	if h.limit == 0 {
-		return nil
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.runs.Push(run)
-	for h.runs.Len() > h.limit {
-		h.runs.Pop()
-	}
+	*rec = JobRecord{JobStatus: w.status(), Logs: w.Logs, Timeline: w.Timeline}
 	return nil
 }
 
-// Runs yields a snapshot taken under the lock, newest first, without the
-// lock held: runs are values, and the snapshot costs a copy of the bounded
-// history, not of the logs and timelines the runs share.
-func (h *memoryHistory) Runs() iter.Seq[Run] {
-	return func(yield func(Run) bool) {
-		h.mu.Lock()
-		snapshot := make([]Run, h.runs.Len())
-		for i := range snapshot {
-			snapshot[len(snapshot)-1-i] = *h.runs.At(h.runs.Head() + uint64(i))
+// HistoryStore keeps the records of finished jobs beyond the Runner's own
+// memory — a durable store, for instance (see WithHistoryStore).
+//
+// Implementations must be safe for concurrent use. Add is called on one
+// goroutine of the Runner's, never on a caller's or a job's, so a slow
+// store delays no one: records wait for it, at most MaxPendingRecords of
+// them, and Shutdown waits for them only as long as its context allows.
+// An error from Add is logged to the Runner's logger (WithLogger, or
+// slog.Default) and counted in RunnerStatus.History; the record is not
+// retried. Records may be called at any time, while records are being
+// added, and yields them newest first; it should not hold a lock while it
+// yields, so that a caller may stop early or take its time.
+type HistoryStore interface {
+	Add(rec JobRecord) error
+	Records() iter.Seq[JobRecord]
+}
+
+// MaxPendingRecords bounds the records waiting for a HistoryStore that
+// does not keep up; beyond it the oldest is dropped and counted in
+// RunnerStatus.History.Dropped.
+const MaxPendingRecords = 10_000
+
+// HistoryFilter selects records from the history. The zero value selects
+// all.
+type HistoryFilter struct {
+	// States, when not empty, keeps the jobs that ended in one of them.
+	States []State
+	// Name, when not empty, keeps the jobs with this name.
+	Name string
+}
+
+func (f HistoryFilter) match(s *JobStatus) bool {
+	if f.Name != "" && s.Name != f.Name {
+		return false
+	}
+	return len(f.States) == 0 || slices.Contains(f.States, s.State)
+}
+
+// History yields the records of finished jobs that f selects, newest
+// first: from the HistoryStore if the Runner has one, from its own memory
+// (the last WithHistoryLimit jobs) otherwise. It may be called while jobs
+// finish; it sees the records there were when it started, and holds no
+// lock while it yields.
+func (r *Runner) History(f HistoryFilter) iter.Seq[JobRecord] {
+	return func(yield func(JobRecord) bool) {
+		if r.cfg.store != nil {
+			for rec := range r.cfg.store.Records() {
+				if f.match(&rec.JobStatus) && !yield(rec) {
+					return
+				}
+			}
+			return
 		}
-		h.mu.Unlock()
-		for _, run := range snapshot {
-			if !yield(run) {
+		for j := range r.recent.Newest() {
+			// The status alone decides whether the record is wanted, so
+			// that a filter that keeps few does not copy many logs.
+			if st := j.status(); !f.match(&st) {
+				continue
+			}
+			if !yield(j.record()) {
 				return
 			}
 		}
 	}
 }
+
+// recorder hands the records of finished jobs to the HistoryStore on a
+// goroutine of its own, which runs only while records wait, so that no
+// caller and no job ever waits for the store.
+type recorder struct {
+	store  HistoryStore
+	report func(rec *JobRecord, err error) // called on a failed Add
+
+	mu      sync.Mutex
+	queue   ring.Queue[JobRecord]
+	running bool          // the goroutine runs
+	inHand  bool          // it holds a record the store has not taken
+	idle    chan struct{} // closed when the queue empties with nothing in hand
+	stats   HistoryStatus // Failed and Dropped
+}
+
+// add queues rec for the store.
+func (rc *recorder) add(rec JobRecord) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.queue.Len() >= MaxPendingRecords {
+		rc.queue.Pop()
+		rc.stats.Dropped++
+	}
+	rc.queue.Push(rec)
+	if !rc.running {
+		rc.running = true
+		rc.idle = make(chan struct{})
+		go rc.drain()
+	}
+}
+
+func (rc *recorder) drain() {
+	for {
+		rc.mu.Lock()
+		rec, ok := rc.queue.Pop()
+		if !ok {
+			rc.running = false
+			close(rc.idle)
+			rc.mu.Unlock()
+			return
+		}
+		rc.inHand = true
+		rc.mu.Unlock()
+		err := rc.store.Add(rec)
+		if err != nil {
+			rc.report(&rec, err) // logged before it is counted
+		}
+		rc.mu.Lock()
+		rc.inHand = false
+		if err != nil {
+			rc.stats.Failed++
+		}
+		rc.mu.Unlock()
+	}
+}
+
+// idleChan returns a channel closed once every record queued so far was
+// handed to the store.
+func (rc *recorder) idleChan() <-chan struct{} {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if !rc.running {
+		return closedChan
+	}
+	return rc.idle
+}
+
+func (rc *recorder) status() HistoryStatus {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	st := rc.stats
+	st.Pending = rc.queue.Len()
+	if rc.inHand {
+		st.Pending++
+	}
+	return st
+}
+
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()

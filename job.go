@@ -1,10 +1,8 @@
 package bgjob
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,8 +15,10 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/bgjob/bgjob/internal/lifecycle"
 	"github.com/bgjob/bgjob/internal/ring"
-	"github.com/bgjob/bgjob/internal/stacks"
+	"github.com/bgjob/bgjob/internal/sched"
+	"github.com/bgjob/bgjob/internal/timeline"
 )
 
 // Job is work the Runner runs in the background.
@@ -49,21 +49,18 @@ const (
 	LabelJobName = "bgjob_job_name"
 )
 
-// ids draws job ids from crypto/rand through a buffer, so that a job id
-// costs a copy rather than a system call. uuid.EnableRandPool does the
-// same, but for the whole program; a library should not change that.
-var ids = struct {
-	mu sync.Mutex
-	r  *bufio.Reader
-}{r: bufio.NewReaderSize(rand.Reader, 16*256)}
-
-func newJobID() (uuid.UUID, error) {
-	ids.mu.Lock()
-	defer ids.mu.Unlock()
-	return uuid.NewRandomFromReader(ids.r)
-}
+// errGoexit is the error of a job that called runtime.Goexit.
+var errGoexit = errors.New("bgjob: job called runtime.Goexit")
 
 // job is the Runner's record of one job.
+//
+// Ownership: everything that changes after Start is guarded by mu, and
+// every event of the job is published while mu is held, so the job's
+// events come out in the order of its transitions. Readers of the status
+// take no lock: mu's holder publishes an immutable snapshot at each
+// change (snap), and the progress values are atomics, with the message
+// under msgMu, a leaf lock. The few fields the Runner's scheduling needs
+// are guarded by Runner.mu. docs/design.md gives the lock order.
 type job struct {
 	r          *Runner
 	id         uuid.UUID
@@ -73,22 +70,20 @@ type job struct {
 	lockThread bool
 	timeout    time.Duration
 	priority   int
-	order      uint64 // Start order, to keep the queue first in, first out
 	// ctx is the job's own context, made by Start. It is kept here, where
 	// a context usually should not be, because a queued job has no
 	// goroutine to hold it until it leaves the queue.
 	ctx    context.Context
 	cancel context.CancelCauseFunc
-	done   chan struct{} // closed after worker_stopped is published
+	done   chan struct{} // closed once the job retired: all is published and recorded
 
-	// queueIndex is the job's index in the Runner's queue, -1 when it is
-	// not queued; abandoned tells that the Runner stopped counting the job
-	// (see Runner.abandon). Both are guarded by Runner.mu.
-	queueIndex int
-	abandoned  bool
+	// handle and progress are handed out by pointer; keeping them here
+	// saves an allocation each per job.
+	handle   Handle
+	progress Progress
 
 	// The hot progress values, written by the job without a lock. They sit
-	// on their own cache line so that status readers taking mu do not slow
+	// on their own cache line so that other fields' writers do not slow
 	// the job's stores.
 	_       [64]byte
 	step    atomic.Int64
@@ -99,171 +94,162 @@ type job struct {
 	pauseRequested atomic.Bool
 	_              [64]byte
 
-	// publishMu keeps this job's events in order: whoever publishes for the
-	// job holds it from the decision to publish until the event is queued
-	// for every subscriber. Taken before mu.
-	publishMu sync.Mutex
-	// Last progress published, to publish only changes.
-	published progressMark
-
-	mu             sync.Mutex // guards the fields below
-	state          State
-	hasWorker      bool
-	alive          bool
-	osThreadID     int
-	startTime      time.Time
-	endTime        time.Time
+	// msgMu guards the message. It is a leaf: nothing is locked while it
+	// is held, and it is held only to copy a string.
+	msgMu          sync.Mutex
 	message        string
 	messageVersion uint64
-	canceled       bool  // Cancel was called
-	hasReturned    bool  // Run has returned (or panicked, or exited)
-	cause          error // why the context was canceled, if before Run returned
-	err            error
-	stack          string
-	threadCPU      time.Duration
-	final          progressValues // progress frozen when the job ended
-	rate           float64        // see estimateLocked
-	eta            time.Duration
 
-	dispatched  bool // given a worker slot (its goroutine may not run yet)
-	queuedAt    time.Time
-	queueWait   time.Duration
-	resume      chan struct{} // closed by Resume; non-nil while a pause is wanted
-	pausedSince time.Time     // non-zero while parked at a checkpoint
-	pausedTotal time.Duration
-	stalled     bool
-	// stallPublished tells that subscribers were told of the stall, and
-	// so must be told of its end.
+	// snap is the status as of the job's last change.
+	snap atomic.Pointer[snapshot]
+
+	// Guarded by Runner.mu: the job's place in the queue, whether it holds
+	// a worker slot, and whether the Runner stopped waiting for it.
+	ticket    *sched.Ticket[*job]
+	holdsSlot bool
+	abandoned bool
+
+	mu  sync.Mutex // guards the fields below and orders the job's events
+	m   lifecycle.Machine
+	cur snapshot // what snap will show at the next commit
+	// stopped tells that worker_stopped was published: nothing more will
+	// come for this job.
+	stopped bool
+	// wake is closed by Resume or a cancel; non-nil while a pause is
+	// requested or held.
+	wake chan struct{}
+	// lastChange is when the progress loop last saw progress change, and
+	// tickMark the progress it saw then; published is the progress last
+	// published, so that only changes are.
+	lastChange time.Time
+	tickMark   progressValues
+	published  progressValues
+	// stallPublished tells that subscribers were told of the stall, and so
+	// must be told of its end.
 	stallPublished bool
-	lastChange     time.Time    // when the progress loop last saw progress change
-	tickMark       progressMark // the progress it saw then
-	timeline       timeline
-	log            *slog.Logger // made on first use
-	logs           ring.Queue[LogRecord]
-	timer          *time.Timer // the timeout, while the job runs
-	graceTimer     *time.Timer // the grace after a cancel, see WithCancelGrace
-
-	// handle and progress are handed out by pointer; keeping them here
-	// saves an allocation each per job.
-	handle   Handle
-	progress Progress
+	timeline       *timeline.Timeline[TimelinePoint] // from the worker's start
+	// timelineMessage is the message as of the newest progress point.
+	timelineMessage string
+	logs            ring.Queue[LogRecord]
+	log             *slog.Logger // made on first use
+	timer           *time.Timer  // the timeout, while the job runs
+	graceTimer      *time.Timer  // see WithCancelGrace
 }
 
-// progressMark identifies one set of progress values, to tell whether they
-// changed since they were last published.
-type progressMark struct {
-	step, total    int64
-	percentBits    uint64
-	messageVersion uint64
+// snapshot is the part of a job's status that changes at its transitions.
+// Once published it never changes.
+type snapshot struct {
+	state       State
+	hasWorker   bool
+	alive       bool
+	stalled     bool
+	osThreadID  int
+	queuedAt    time.Time
+	startTime   time.Time
+	endTime     time.Time
+	queueWait   time.Duration
+	pausedTotal time.Duration
+	pausedSince time.Time // non-zero while paused
+	rate        float64
+	eta         time.Duration
+	err         error
+	stack       string
+	threadCPU   time.Duration
+	final       progressValues // the progress frozen at the end
 }
 
-func (j *job) markLocked() progressMark {
-	return progressMark{
-		step:           j.step.Load(),
-		total:          j.total.Load(),
-		percentBits:    j.percent.Load(),
-		messageVersion: j.messageVersion,
-	}
+// commitLocked publishes the job's current state to status readers.
+func (j *job) commitLocked() {
+	c := j.cur
+	c.state = State(j.m.State())
+	j.snap.Store(&c)
 }
 
-// runningLocked returns how long the job has run as of now, not counting
-// pauses. It reads only the monotonic clock (time.Since), which costs half
-// a time.Now.
-func (j *job) runningLocked() time.Duration {
-	if j.startTime.IsZero() {
+// running returns how long the job has run as of now, not counting pauses.
+func (s *snapshot) running(now time.Time) time.Duration {
+	if s.startTime.IsZero() {
 		return 0
 	}
-	if !j.endTime.IsZero() {
-		return j.runningAtLocked(j.endTime)
+	if !s.endTime.IsZero() {
+		now = s.endTime
 	}
-	d := time.Since(j.startTime) - j.pausedTotal
-	if !j.pausedSince.IsZero() {
-		d -= time.Since(j.pausedSince)
+	d := now.Sub(s.startTime) - s.pausedTotal
+	if !s.pausedSince.IsZero() {
+		d -= now.Sub(s.pausedSince)
 	}
 	return d
 }
 
-// runningAtLocked returns how long the job has run as of now, a time read
-// for an event, not counting pauses.
-func (j *job) runningAtLocked(now time.Time) time.Duration {
-	if j.startTime.IsZero() {
-		return 0
+// paused returns the time spent paused as of now.
+func (s *snapshot) paused(now time.Time) time.Duration {
+	if s.pausedSince.IsZero() {
+		return s.pausedTotal
 	}
-	if !j.endTime.IsZero() {
-		now = j.endTime
-	}
-	d := now.Sub(j.startTime) - j.pausedTotal
-	if !j.pausedSince.IsZero() {
-		d -= now.Sub(j.pausedSince)
-	}
-	return d
+	return s.pausedTotal + now.Sub(s.pausedSince)
 }
 
-// pausedLocked returns the time spent paused so far.
-func (j *job) pausedLocked() time.Duration {
-	if j.pausedSince.IsZero() {
-		return j.pausedTotal
+// status returns the job's status now. It takes no lock but the message's.
+func (j *job) status() JobStatus {
+	s := j.snap.Load()
+	p := s.final
+	if !s.state.Terminal() {
+		p = j.readProgress()
 	}
-	return j.pausedTotal + time.Since(j.pausedSince)
+	return j.statusOf(s, p, time.Now())
 }
 
-// statusLocked returns the job's status as of now.
-func (j *job) statusLocked() JobStatus {
-	running := j.runningLocked()
-	p := j.readProgressLocked()
+func (j *job) statusOf(s *snapshot, p progressValues, now time.Time) JobStatus {
 	st := JobStatus{
 		ID:         j.id,
 		Name:       j.name,
-		State:      j.state,
-		HasWorker:  j.hasWorker,
-		Alive:      j.alive,
+		State:      s.state,
+		HasWorker:  s.hasWorker,
+		Alive:      s.alive,
 		WorkerID:   j.workerID,
 		WorkerName: j.name,
 		ProcessID:  j.r.pid,
-		OSThreadID: j.osThreadID,
-		ThreadCPU:  j.threadCPU,
+		OSThreadID: s.osThreadID,
+		ThreadCPU:  s.threadCPU,
 		Percent:    p.percent,
 		Step:       p.step,
 		Total:      p.total,
 		Message:    p.message,
-		Rate:       j.rate,
-		ETA:        j.eta,
+		Rate:       s.rate,
+		ETA:        s.eta,
 		Priority:   j.priority,
-		QueueWait:  j.queueWaitLocked(),
-		StartTime:  j.startTime,
-		EndTime:    j.endTime,
-		Duration:   running,
-		Paused:     j.pausedLocked(),
-		Stalled:    j.stalled,
-		Err:        j.err,
-		Stack:      j.stack,
+		QueueWait:  s.queueWait,
+		StartTime:  s.startTime,
+		EndTime:    s.endTime,
+		Duration:   s.running(now),
+		Paused:     s.paused(now),
+		Stalled:    s.stalled,
+		Err:        s.err,
+		Stack:      s.stack,
 	}
-	if j.alive && j.osThreadID != 0 {
-		st.ThreadCPU = threadCPUTime(j.osThreadID)
+	if s.state == StateQueued && !s.queuedAt.IsZero() {
+		st.QueueWait = now.Sub(s.queuedAt)
+	}
+	if s.alive && s.osThreadID != 0 {
+		st.ThreadCPU = threadCPUTime(s.osThreadID)
 	}
 	return st
 }
 
-// queueWaitLocked returns how long the job waited, or has waited so far,
-// in the queue.
-func (j *job) queueWaitLocked() time.Duration {
-	if j.state == StateQueued && !j.queuedAt.IsZero() {
-		return time.Since(j.queuedAt)
+// progressLocked returns the job's progress: live while it works, frozen
+// once it ended.
+func (j *job) progressLocked() progressValues {
+	if j.m.State().Terminal() {
+		return j.cur.final
 	}
-	return j.queueWait
+	return j.readProgress()
 }
 
-// status returns the job's status now.
-func (j *job) status() JobStatus {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.statusLocked()
-}
-
-// eventLocked returns an event of type t for the job with its common
-// fields filled in. Events travel by pointer inside the package and must
-// not change once published: one event is shared by every subscription.
+// eventLocked returns an event of type t for the job, with the job's
+// identity, state and progress as of now. Events travel by pointer inside
+// the package and must not change once published: one event is shared
+// by every subscription, and copied for each reader.
 func (j *job) eventLocked(t EventType, now time.Time) *Event {
+	p := j.progressLocked()
 	return &Event{
 		Type:       t,
 		Time:       now,
@@ -272,288 +258,434 @@ func (j *job) eventLocked(t EventType, now time.Time) *Event {
 		WorkerID:   j.workerID,
 		WorkerName: j.name,
 		ProcessID:  j.r.pid,
-		OSThreadID: j.osThreadID,
-		Alive:      j.alive,
-		State:      j.state,
-		StartTime:  j.startTime,
+		OSThreadID: j.cur.osThreadID,
+		Alive:      j.cur.alive,
+		State:      State(j.m.State()),
+		Percent:    p.percent,
+		Step:       p.step,
+		Total:      p.total,
+		Message:    p.message,
+		Rate:       j.cur.rate,
+		ETA:        j.cur.eta,
+		QueueWait:  j.cur.queueWait,
+		StartTime:  j.cur.startTime,
+		Duration:   j.cur.running(now),
 	}
 }
 
-// progressEventLocked returns a progress event carrying p.
-func (j *job) progressEventLocked(now time.Time, p progressValues) *Event {
-	ev := j.eventLocked(EventProgress, now)
-	ev.Percent, ev.Step, ev.Total, ev.Message = p.percent, p.step, p.total, p.message
-	ev.Rate, ev.ETA = j.rate, j.eta
-	ev.Duration = j.runningAtLocked(now)
-	return ev
+// publishLocked publishes ev to the Runner's subscribers.
+func (j *job) publishLocked(ev *Event) {
+	j.r.hub.Publish(j.id, ev.Type.class(), ev)
 }
 
-// tick updates the job's rate and ETA, detects a stall, and publishes the
-// job's progress if it changed since it was last published and someone
-// listens. The Runner's progress loop calls it at every interval with the
-// time of that interval.
-func (j *job) tick(now time.Time) {
-	j.publishMu.Lock()
-	j.mu.Lock()
-	if !j.state.working() || !j.hasWorker {
-		j.mu.Unlock()
-		j.publishMu.Unlock()
-		return
-	}
-	p := j.readProgressLocked()
-	j.estimateLocked(p, j.runningAtLocked(now))
-	mark := j.markLocked()
-	var stalled, unstalled bool
-	switch limit := j.r.cfg.stallTimeout; {
-	case mark != j.tickMark:
-		j.tickMark, j.lastChange = mark, now
-		unstalled = j.stalled
-		j.stalled = false
-		j.timeline.addProgress(now, p, j.r.cfg.progressInterval)
-	case limit > 0 && !j.stalled && j.state != StatePaused && now.Sub(j.lastChange) >= limit:
-		j.stalled = true
-		stalled = true
-	}
-	switch {
-	case stalled:
-		j.timeline.add(TimelinePoint{Time: now, Kind: TimelineStalled, Percent: p.percent, Step: p.step})
-	case unstalled:
-		j.timeline.add(TimelinePoint{Time: now, Kind: TimelineUnstalled, Percent: p.percent, Step: p.step})
-	}
-	observed := j.r.observed()
-	var events []*Event
-	if unstalled && j.stallPublished {
-		j.stallPublished = false
-		events = append(events, j.eventLocked(EventUnstalled, now))
-	}
-	if mark != j.published && observed {
-		events = append(events, j.progressEventLocked(now, p))
-		j.published = mark
-	}
-	idle := now.Sub(j.lastChange)
-	j.mu.Unlock()
-	for _, ev := range events {
-		j.r.publish(ev)
-	}
-	j.publishMu.Unlock()
+// observedLocked reports whether anyone listens, so that a job nobody
+// watches builds no events.
+func (j *job) observedLocked() bool { return j.r.hub.Observed() }
 
-	if stalled && observed {
-		j.publishStalled(now, idle)
+// dispatchLocked gives the job its worker: it starts the job's goroutine
+// and publishes worker_started (after info, for a job that was never
+// queued, so that info already says it runs). It reports false, and does
+// nothing, when the job left the queue otherwise (it was canceled).
+func (j *job) dispatchLocked(withInfo bool) bool {
+	if _, ok := j.m.Apply(lifecycle.Dispatch); !ok {
+		return false
 	}
-}
-
-// recordThreadCPU adds to the timeline of a working job that has its own
-// OS thread a resource sample with that thread's CPU time; other jobs
-// share the Runner's samples (see Runner.withSamples).
-func (j *job) recordThreadCPU(now time.Time, sample Resources) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	if !j.state.working() || !j.hasWorker || j.osThreadID == 0 {
-		return
+	now := time.Now()
+	j.cur.hasWorker, j.cur.alive = true, true
+	j.cur.startTime, j.lastChange = now, now
+	if !j.cur.queuedAt.IsZero() {
+		j.cur.queueWait = now.Sub(j.cur.queuedAt)
 	}
-	sample.ThreadCPU = threadCPUTime(j.osThreadID)
-	j.timeline.addResources(TimelinePoint{Time: now, Kind: TimelineResources, Resources: &sample}, j.r.cfg.resourceInterval)
-}
-
-// publishStalled publishes EventStalled with the stacks of the job's
-// goroutines. Taking them stops the world for a moment and formats every
-// goroutine's stack, which a stall (rare by nature) can afford; it is done
-// with none of the job's locks held, so that the job's own logging or end
-// never waits for it. If the job moved on meanwhile (it made progress, or
-// ended), the stall is no news and is not published; EventUnstalled is
-// published only after a published EventStalled.
-func (j *job) publishStalled(now time.Time, idle time.Duration) {
-	stack, err := stacks.Labelled(LabelJobID, j.id.String())
-	if err != nil {
-		stack = err.Error()
+	j.timeline = timeline.New[TimelinePoint](timelineClasses(&j.r.cfg)...)
+	if j.timeout > 0 {
+		j.timer = time.AfterFunc(j.timeout, func() { _ = j.cancelWith(ErrTimeout) })
 	}
-	j.publishMu.Lock()
-	defer j.publishMu.Unlock()
-	j.mu.Lock()
-	if !j.stalled || !j.state.working() || j.hasReturned {
-		j.mu.Unlock()
-		return
-	}
-	j.stallPublished = true
-	ev := j.eventLocked(EventStalled, now)
-	j.mu.Unlock()
-	ev.Message = "no progress for " + FormatDuration(idle)
-	ev.Stack = stack
-	j.r.publish(ev)
-}
-
-// run is the job's goroutine: it publishes worker_started, runs the job
-// under its pprof labels, and publishes complete and worker_stopped however
-// the job ends, even by runtime.Goexit.
-func (j *job) run() {
 	if j.lockThread {
+		// The goroutine tells its thread before the job runs, so that
+		// worker_started can name it.
+		ready := make(chan int)
+		go j.run(ready)
+		j.cur.osThreadID = <-ready
+	} else {
+		go j.run(nil)
+	}
+	if j.observedLocked() {
+		if withInfo {
+			j.publishLocked(j.eventLocked(EventInfo, now))
+		}
+		j.publishLocked(j.eventLocked(EventWorkerStarted, now))
+	}
+	j.commitLocked()
+	j.r.activate(j)
+	return true
+}
+
+// run is the job's goroutine: it runs the job under its pprof labels and
+// publishes complete and worker_stopped however the job ends, even by
+// runtime.Goexit. worker_started was published by whoever started it.
+func (j *job) run(ready chan<- int) {
+	if ready != nil {
 		// Never unlocked: the thread ends with the goroutine, so whatever
 		// the job did to it cannot leak into other goroutines.
 		runtime.LockOSThread()
+		ready <- osThreadID()
 	}
-	j.started()
-
 	var (
 		err      error
 		panicErr *PanicError
 		returned bool
+		canceled bool // the context was canceled before Run returned
 	)
 	defer func() {
 		if !returned && panicErr == nil {
-			err = errors.New("bgjob: job called runtime.Goexit")
+			err = errGoexit
 		}
-		j.finish(err, panicErr)
-		j.stopped()
+		j.finish(err, panicErr, canceled)
+		j.stop()
 	}()
 	pprof.Do(j.ctx, pprof.Labels(LabelJobID, j.id.String(), LabelJobName, j.name), func(ctx context.Context) {
 		defer func() {
+			canceled = ctx.Err() != nil
 			if v := recover(); v != nil {
 				panicErr = &PanicError{Value: v, Stack: panicStack(debug.Stack())}
 			}
 		}()
-		defer j.returned(ctx)
 		err = j.fn.Run(ctx, &j.progress)
 		returned = true
 	})
 }
 
-// started records that the worker runs and publishes worker_started.
-func (j *job) started() {
-	j.publishMu.Lock()
-	defer j.publishMu.Unlock()
-	j.mu.Lock()
-	now := time.Now()
-	if j.state == StateQueued {
-		j.state = StateRunning
-	} // else canceled on its way out of the queue: it stays canceling
-	j.hasWorker = true
-	j.alive = true
-	j.startTime = now
-	j.lastChange = now
-	if !j.queuedAt.IsZero() {
-		j.queueWait = now.Sub(j.queuedAt)
-	}
-	if j.timeout > 0 {
-		j.timer = time.AfterFunc(j.timeout, func() { _ = j.requestCancel(ErrTimeout) })
-	}
-	if j.canceled {
-		j.startGraceLocked() // canceled on its way out of the queue
-	}
-	if j.lockThread {
-		j.osThreadID = osThreadID()
-	}
-	if !j.r.observed() {
-		j.mu.Unlock()
-		return
-	}
-	ev := j.eventLocked(EventWorkerStarted, now)
-	ev.QueueWait = j.queueWait
-	j.mu.Unlock()
-	j.r.publish(ev)
-}
-
-// returned records, however Run ended, that it did and whether the job's
-// context had been canceled by then: a Cancel that comes later is too late
-// to change the outcome, and is told so.
-func (j *job) returned(ctx context.Context) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.hasReturned = true
-	if ctx.Err() != nil {
-		j.cause = context.Cause(ctx)
-	}
-}
-
 // finish decides the job's outcome, freezes its status and publishes the
 // last progress (if not yet published) and complete.
-func (j *job) finish(err error, panicErr *PanicError) {
-	j.mu.Lock()
-	cause := j.cause
-	j.mu.Unlock()
+func (j *job) finish(err error, panicErr *PanicError, canceled bool) {
+	var cause error
+	if canceled {
+		cause = context.Cause(j.ctx)
+	}
 	state, err := outcome(cause, err, panicErr)
-	j.publishMu.Lock()
-	defer j.publishMu.Unlock()
+
 	j.mu.Lock()
+	defer j.mu.Unlock()
 	now := time.Now()
-	if !j.pausedSince.IsZero() {
-		// A goroutine of the job is still parked at a checkpoint: the
-		// pause ends with the job.
-		j.pausedTotal += now.Sub(j.pausedSince)
-		j.pausedSince = time.Time{}
+	j.endPauseLocked(now)
+	j.cur.endTime = now
+	last := j.readProgress()
+	j.cur.rate, _ = estimate(last, j.cur.running(now))
+	j.cur.eta = 0
+	stopTimers(j.timer, j.graceTimer)
+
+	if j.observedLocked() {
+		if j.stallPublished && last.changed(j.tickMark) {
+			// It made progress and ended before the next interval saw it.
+			j.publishLocked(j.eventLocked(EventUnstalled, now))
+		}
+		if last.changed(j.published) {
+			j.publishLocked(j.eventLocked(EventProgress, now))
+			j.published = last
+		}
 	}
-	j.endTime = now
-	running := j.runningLocked()
-	mark := j.markLocked()
-	last := j.readProgressLocked()
-	j.estimateLocked(last, running)
-	j.eta = 0
-	observed := j.r.observed()
-	var progressEv, unstalledEv *Event
-	flush := observed && mark != j.published
-	if flush {
-		progressEv = j.progressEventLocked(now, last)
-	}
-	if j.stallPublished && mark != j.tickMark {
-		// It made progress and ended before the next interval saw it.
-		unstalledEv = j.eventLocked(EventUnstalled, now)
+	if j.timeline.Len() > 0 {
+		// A timeline ends where the job did. A job too short to have one
+		// keeps none: its last progress is in its status.
+		j.addProgressPointLocked(now, last, true)
 	}
 	// The state turns terminal before complete is published, so that no
 	// one who has seen complete can read the job as running.
-	j.final = last
-	if len(j.timeline.points) > 0 {
-		// A timeline ends where the job did. A job too short to have
-		// one keeps none: its last progress is in its status.
-		j.timeline.lastSample = time.Time{}
-		j.timeline.addProgress(now, last, j.r.cfg.progressInterval)
-	}
-	j.state = state
-	j.err = err
-	j.stalled = false
-	stopTimers(j.timer, j.graceTimer)
+	j.m.Apply(returnInput(state))
+	j.cur.final = last
+	j.cur.err = err
+	j.cur.stalled = false
 	if panicErr != nil {
-		j.stack = string(panicErr.Stack)
+		j.cur.stack = string(panicErr.Stack)
 	}
-	if j.osThreadID != 0 {
-		j.threadCPU = threadCPUTime(j.osThreadID)
+	if j.cur.osThreadID != 0 {
+		j.cur.threadCPU = threadCPUTime(j.cur.osThreadID)
 	}
-	if !observed {
-		j.mu.Unlock()
-		return
+	if j.observedLocked() {
+		ev := j.eventLocked(EventComplete, now)
+		ev.ThreadCPU, ev.Err, ev.Stack, ev.Paused = j.cur.threadCPU, err, j.cur.stack, j.cur.pausedTotal
+		j.publishLocked(ev)
 	}
-	ev := j.eventLocked(EventComplete, now)
-	ev.Percent, ev.Step, ev.Total, ev.Message = last.percent, last.step, last.total, last.message
-	ev.Duration, ev.ThreadCPU, ev.Err, ev.Stack = running, j.threadCPU, j.err, j.stack
-	ev.QueueWait, ev.Paused = j.queueWait, j.pausedTotal
-	j.mu.Unlock()
-
-	if unstalledEv != nil {
-		j.r.publish(unstalledEv)
-	}
-	if flush {
-		j.published = mark
-		j.r.publish(progressEv)
-	}
-	j.r.publish(ev)
+	j.commitLocked()
 }
 
-// stopped records that the worker is gone, publishes worker_stopped and
-// hands the job over to the Runner's history.
-func (j *job) stopped() {
-	j.publishMu.Lock()
-	j.mu.Lock()
-	j.alive = false
-	if j.r.observed() {
-		ev := j.eventLocked(EventWorkerStopped, time.Now())
-		ev.Duration = j.runningLocked()
-		j.mu.Unlock()
-		j.r.publish(ev)
-	} else {
-		j.mu.Unlock()
+func returnInput(s State) lifecycle.Input {
+	switch s {
+	case StateSucceeded:
+		return lifecycle.ReturnOK
+	case StateCanceled:
+		return lifecycle.ReturnCanceled
+	default:
+		return lifecycle.ReturnErr
 	}
-	j.publishMu.Unlock()
+}
+
+// stop records that the worker is gone, publishes worker_stopped and
+// retires the job.
+func (j *job) stop() {
+	j.mu.Lock()
+	j.cur.alive = false
+	j.stopped = true
+	if j.observedLocked() {
+		j.publishLocked(j.eventLocked(EventWorkerStopped, time.Now()))
+	}
+	j.commitLocked()
+	j.mu.Unlock()
 	j.cancel(nil) // release the context's resources
 	j.r.retire(j)
 	close(j.done)
+}
+
+// cancelWith cancels the job with cause. A queued job ends here, without
+// ever getting a goroutine; a running one has its context canceled and is
+// canceling until it returns.
+func (j *job) cancelWith(cause error) error {
+	j.mu.Lock()
+	switch st := j.m.State(); {
+	case st.Terminal():
+		j.mu.Unlock()
+		return ErrJobDone
+	case st == lifecycle.Canceling || st == lifecycle.Abandoned:
+		j.mu.Unlock()
+		return nil // the first cause stands
+	case st == lifecycle.Queued:
+		j.r.unqueue(j)
+		j.m.Apply(lifecycle.Cancel)
+		now := time.Now()
+		j.cur.endTime = now
+		j.cur.queueWait = now.Sub(j.cur.queuedAt)
+		j.cur.final = j.readProgress()
+		j.cur.err = cause
+		j.stopped = true
+		if j.observedLocked() {
+			ev := j.eventLocked(EventComplete, now)
+			ev.Err = cause
+			j.publishLocked(ev)
+			j.publishLocked(j.eventLocked(EventWorkerStopped, now))
+		}
+		j.commitLocked()
+		j.mu.Unlock()
+		j.cancel(cause)
+		j.r.retire(j)
+		close(j.done)
+		return nil
+	}
+	j.m.Apply(lifecycle.Cancel)
+	now := time.Now()
+	j.pauseRequested.Store(false) // a checkpoint must not park any more
+	j.endPauseLocked(now)
+	j.cancel(cause)
+	if grace := j.r.cfg.cancelGrace; grace > 0 {
+		j.graceTimer = time.AfterFunc(grace, j.abandonNow)
+	}
+	j.commitLocked()
+	j.mu.Unlock()
+	return nil
+}
+
+// endPauseLocked ends a pause or a pause request: the parked goroutines
+// wake and the time paused is counted.
+func (j *job) endPauseLocked(now time.Time) {
+	if j.wake != nil {
+		close(j.wake)
+		j.wake = nil
+	}
+	if !j.cur.pausedSince.IsZero() {
+		j.cur.pausedTotal += now.Sub(j.cur.pausedSince)
+		j.cur.pausedSince = time.Time{}
+		j.lastChange = now // time paused is not time stalled
+	}
+}
+
+// abandonNow runs when a canceled job has not returned within the grace
+// period: the job is reported abandoned and Shutdown stops waiting for it.
+func (j *job) abandonNow() {
+	j.mu.Lock()
+	if _, ok := j.m.Apply(lifecycle.GraceOver); !ok {
+		j.mu.Unlock() // it returned meanwhile
+		return
+	}
+	if j.observedLocked() {
+		ev := j.eventLocked(EventAbandoned, time.Now())
+		ev.Message = "still running " + FormatDuration(j.r.cfg.cancelGrace) + " after it was canceled"
+		j.publishLocked(ev)
+	}
+	j.commitLocked()
+	j.mu.Unlock()
+	j.r.abandon(j)
+}
+
+// pause asks a running job to park at its next checkpoint.
+func (j *job) pause() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if _, ok := j.m.Apply(lifecycle.Pause); !ok {
+		return ErrNotRunning
+	}
+	if j.wake == nil {
+		j.wake = make(chan struct{})
+	}
+	j.pauseRequested.Store(true)
+	j.commitLocked()
+	return nil
+}
+
+// resume lets a paused job go on, or withdraws a pause request the job
+// has not reached a checkpoint for yet.
+func (j *job) resume() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	before := j.m.State()
+	emit, ok := j.m.Apply(lifecycle.Resume)
+	if !ok {
+		if before == lifecycle.Running {
+			return ErrNotPaused
+		}
+		return ErrNotRunning
+	}
+	now := time.Now()
+	pause := now.Sub(j.cur.pausedSince)
+	j.pauseRequested.Store(false)
+	j.endPauseLocked(now)
+	if emit == lifecycle.EmitResumed {
+		p := j.readProgress()
+		j.addStateLocked(now, TimelineResumed, p)
+		if j.observedLocked() {
+			ev := j.eventLocked(EventResumed, now)
+			ev.Paused = pause
+			j.publishLocked(ev)
+		}
+	}
+	j.commitLocked()
+	return nil
+}
+
+// park waits at a checkpoint while the job is asked to pause.
+func (j *job) park() {
+	j.mu.Lock()
+	switch j.m.State() {
+	case lifecycle.Pausing:
+		j.m.Apply(lifecycle.Park)
+		now := time.Now()
+		j.cur.pausedSince = now
+		j.addStateLocked(now, TimelinePaused, j.readProgress())
+		if j.observedLocked() {
+			j.publishLocked(j.eventLocked(EventPaused, now))
+		}
+		j.commitLocked()
+	case lifecycle.Paused:
+		// Another goroutine of the job parked first; wait with it.
+	default:
+		j.mu.Unlock() // resumed or canceled meanwhile
+		return
+	}
+	wake := j.wake
+	j.mu.Unlock()
+	select {
+	case <-wake:
+	case <-j.ctx.Done():
+	}
+}
+
+// tick updates the job's rate and ETA, detects a stall, and publishes the
+// job's progress if it changed since it was last published and someone
+// listens. The Runner's progress loop calls it at every interval with the
+// time of that interval; it reports whether the job just stalled, so that
+// the loop captures its stacks.
+func (j *job) tick(now time.Time) (stalled bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	state := j.m.State()
+	if !state.Working() {
+		return false
+	}
+	p := j.readProgress()
+	rate, eta := estimate(p, j.cur.running(now))
+	changed := rate != j.cur.rate || eta != j.cur.eta
+	j.cur.rate, j.cur.eta = rate, eta
+	switch limit := j.r.cfg.stallTimeout; {
+	case p.changed(j.tickMark):
+		j.tickMark, j.lastChange = p, now
+		if j.cur.stalled {
+			j.cur.stalled, changed = false, true
+			j.addStateLocked(now, TimelineUnstalled, p)
+			if j.stallPublished && j.observedLocked() {
+				j.publishLocked(j.eventLocked(EventUnstalled, now))
+			}
+			j.stallPublished = false
+		}
+		j.addProgressPointLocked(now, p, false)
+	case limit > 0 && !j.cur.stalled && state != lifecycle.Paused && now.Sub(j.lastChange) >= limit:
+		j.cur.stalled, changed, stalled = true, true, true
+		j.addStateLocked(now, TimelineStalled, p)
+	}
+	if p.changed(j.published) && j.observedLocked() {
+		j.publishLocked(j.eventLocked(EventProgress, now))
+		j.published = p
+	}
+	if changed {
+		j.commitLocked()
+	}
+	return stalled
+}
+
+// addProgressPointLocked adds p to the timeline if a point is due (or
+// always, with force). A point carries the message only when it changed
+// since the last point recorded.
+func (j *job) addProgressPointLocked(now time.Time, p progressValues, force bool) {
+	pt := TimelinePoint{Time: now, Kind: TimelineProgress, Percent: p.percent, Step: p.step}
+	if p.message != j.timelineMessage {
+		pt.Message = boundText(p.message, maxTimelineMessage)
+	}
+	if force {
+		j.timeline.AddForce(classProgress, now, pt)
+	} else if !j.timeline.Add(classProgress, now, pt) {
+		return
+	}
+	j.timelineMessage = p.message
+}
+
+// publishStalled publishes EventStalled with the stacks of the job's
+// goroutines, captured by the Runner with none of the job's locks held. If
+// the job moved on meanwhile (it made progress, or ended), the stall is no
+// news and is not published; EventUnstalled is published only after a
+// published EventStalled.
+func (j *job) publishStalled(now time.Time, stack string) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if !j.cur.stalled || !j.m.State().Working() || j.stallPublished {
+		return
+	}
+	j.stallPublished = true
+	if j.observedLocked() {
+		ev := j.eventLocked(EventStalled, now)
+		ev.Message = "no progress for " + FormatDuration(now.Sub(j.lastChange))
+		ev.Stack = stack
+		j.publishLocked(ev)
+	}
+}
+
+// recordThreadCPU adds to the timeline of a working job that has its own
+// OS thread a resource sample with that thread's CPU time; other jobs
+// share the Runner's samples.
+func (j *job) recordThreadCPU(now time.Time, sample Resources) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if !j.m.State().Working() || j.cur.osThreadID == 0 {
+		return
+	}
+	sample.ThreadCPU = threadCPUTime(j.cur.osThreadID)
+	j.timeline.Add(classResources, now, TimelinePoint{Time: now, Kind: TimelineResources, Resources: &sample})
+}
+
+// record returns the job's record for the history, deep copied.
+func (j *job) record() JobRecord {
+	j.mu.Lock()
+	rec := JobRecord{JobStatus: j.statusOf(j.snap.Load(), j.cur.final, time.Now()), Logs: j.logsLocked()}
+	own, from, to := j.timelineLocked(), j.cur.startTime, j.cur.endTime
+	j.mu.Unlock()
+	rec.Timeline = j.r.withSamples(own, from, to)
+	return rec
 }
 
 // panicStack trims from a stack taken in a deferred recover the frames
@@ -596,6 +728,14 @@ func outcome(cause, err error, panicErr *PanicError) (State, error) {
 	}
 }
 
+func stopTimers(timers ...*time.Timer) {
+	for _, t := range timers {
+		if t != nil {
+			t.Stop()
+		}
+	}
+}
+
 // Handle is the caller's grip on one started job. Its methods are safe for
 // concurrent use and keep working after the job ended and after the Runner
 // shut down.
@@ -609,40 +749,78 @@ func (h *Handle) ID() uuid.UUID { return h.j.id }
 // Name returns the job's name.
 func (h *Handle) Name() string { return h.j.name }
 
-// Status returns a snapshot of the job.
+// Status returns a snapshot of the job. It never waits for the job: it
+// reads what the job last published, and the live progress values.
 func (h *Handle) Status() JobStatus { return h.j.status() }
 
-// Done returns a channel that is closed once the job has ended and its
-// last event (worker_stopped) has been published.
+// Done returns a channel that is closed once the job has ended, its last
+// event (worker_stopped) has been published and its record is in the
+// Runner's history.
 func (h *Handle) Done() <-chan struct{} { return h.j.done }
 
 // Wait waits for the job to end and returns its error: nil if it
 // succeeded, the job's error or a *PanicError if it failed, the
 // cancellation cause if it was canceled. If ctx ends first, Wait returns
 // ctx's error and the job runs on; use Done and Status to tell the two
-// apart when that matters.
+// apart when that matters. A nil ctx returns ErrNilContext.
 func (h *Handle) Wait(ctx context.Context) error {
 	if ctx == nil {
-		ctx = context.Background()
+		return ErrNilContext
 	}
 	select {
 	case <-h.j.done:
-		h.j.mu.Lock()
-		defer h.j.mu.Unlock()
-		return h.j.err
+		return h.j.snap.Load().err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
 // Cancel cancels the job's context with cause (ErrCanceled when cause is
-// nil), which the job sees as context.Cause(ctx). It does not wait for the
-// job to return. Canceling again is a no-op that keeps the first cause;
-// canceling a job whose Run has already returned returns ErrJobDone and
-// changes nothing.
+// nil), which the job sees as context.Cause(ctx); a queued job ends at
+// once, canceled, without ever running. Cancel does not wait for the job
+// to return. Canceling again is a no-op that keeps the first cause;
+// canceling a job that has ended returns ErrJobDone and changes nothing.
+// A Cancel that races the job's own return does not change its outcome.
 func (h *Handle) Cancel(cause error) error {
 	if cause == nil {
 		cause = ErrCanceled
 	}
-	return h.j.requestCancel(cause)
+	return h.j.cancelWith(cause)
+}
+
+// Pause asks the job to pause at its next checkpoint (Progress.Checkpoint).
+// Until it gets there its state is StatePausing — it still uses CPU — and
+// then StatePaused, with an EventPaused. Pausing is cooperative: a job that
+// never calls Checkpoint never pauses. A paused job keeps Shutdown waiting
+// until it is resumed, or canceled when Shutdown's context ends. Pausing a
+// pausing or paused job is a no-op; a job waiting in the queue, canceling
+// or finished returns ErrNotRunning.
+func (h *Handle) Pause() error { return h.j.pause() }
+
+// Resume lets a paused job go on, with an EventResumed, or withdraws a
+// pause the job has not reached a checkpoint for yet. Resuming a running
+// job that was not asked to pause returns ErrNotPaused; a queued,
+// canceling or finished job returns ErrNotRunning.
+func (h *Handle) Resume() error { return h.j.resume() }
+
+// Logs returns a copy of the tail of the job's log, oldest first, at most
+// WithLogLimit lines. The caller may keep and change it.
+func (h *Handle) Logs() []LogRecord {
+	j := h.j
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.logsLocked()
+}
+
+// Timeline returns a copy of the job's timeline, oldest first: its
+// progress samples, pauses and stalls, merged with the Runner's resource
+// samples taken while it ran. Each kind of point is bounded on its own
+// (see MaxTimeline), so every kind covers the whole run. The caller may
+// keep and change it.
+func (h *Handle) Timeline() []TimelinePoint {
+	j := h.j
+	j.mu.Lock()
+	own, from, to := j.timelineLocked(), j.cur.startTime, j.cur.endTime
+	j.mu.Unlock()
+	return j.r.withSamples(own, from, to)
 }

@@ -3,9 +3,11 @@ package bgjob
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +28,7 @@ const (
 )
 
 // LogRecord is one line a job logged.
+// It is the caller's own: slices handed out are copies.
 type LogRecord struct {
 	Time    time.Time  `json:"time"`
 	Level   slog.Level `json:"level"`
@@ -33,11 +36,132 @@ type LogRecord struct {
 	Attrs   []LogAttr  `json:"attrs,omitempty"`
 }
 
-// LogAttr is one attribute of a LogRecord, its value rendered as text.
-// Attributes in groups have dotted keys ("batch.size").
+// LogAttr is one attribute of a LogRecord. Attributes in groups have
+// dotted keys ("batch.size"). Value keeps its kind when it is a string,
+// an integer, a float, a bool, a duration or a time; any other value is
+// kept as its text. Its JSON form keeps the kind too: a number stays a
+// number.
 type LogAttr struct {
-	Key   string `json:"key"`
-	Value string `json:"value"`
+	Key   string
+	Value slog.Value
+}
+
+// logAttrJSON is the wire form of a LogAttr: the value as JSON has it,
+// with its kind when JSON alone would lose it (a float with no fraction
+// would read back as an integer; NaN and the infinities, which JSON has
+// no numbers for, are strings).
+type logAttrJSON struct {
+	Key   string          `json:"key"`
+	Kind  string          `json:"kind,omitempty"`
+	Value json.RawMessage `json:"value"`
+}
+
+// MarshalJSON encodes the attribute as {"key": …, "value": …}, with
+// "kind" for every kind but string; a duration is in seconds.
+func (a LogAttr) MarshalJSON() ([]byte, error) {
+	w := logAttrJSON{Key: a.Key}
+	var v any
+	switch a.Value.Kind() {
+	case slog.KindInt64:
+		w.Kind, v = "int64", a.Value.Int64()
+	case slog.KindUint64:
+		w.Kind, v = "uint64", a.Value.Uint64()
+	case slog.KindFloat64:
+		w.Kind, v = "float64", jsonFloat(a.Value.Float64())
+	case slog.KindBool:
+		w.Kind, v = "bool", a.Value.Bool()
+	case slog.KindDuration:
+		w.Kind, v = "duration", jsonFloat(a.Value.Duration().Seconds())
+	case slog.KindTime:
+		w.Kind, v = "time", a.Value.Time()
+	default:
+		v = a.Value.String()
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	w.Value = b
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON decodes the form MarshalJSON writes.
+func (a *LogAttr) UnmarshalJSON(b []byte) error {
+	var w logAttrJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	var err error
+	a.Key = w.Key
+	switch w.Kind {
+	case "int64":
+		var n int64
+		err = json.Unmarshal(w.Value, &n)
+		a.Value = slog.Int64Value(n)
+	case "uint64":
+		var n uint64
+		err = json.Unmarshal(w.Value, &n)
+		a.Value = slog.Uint64Value(n)
+	case "float64":
+		var f jsonFloat
+		err = json.Unmarshal(w.Value, &f)
+		a.Value = slog.Float64Value(float64(f))
+	case "bool":
+		var v bool
+		err = json.Unmarshal(w.Value, &v)
+		a.Value = slog.BoolValue(v)
+	case "duration":
+		var f jsonFloat
+		err = json.Unmarshal(w.Value, &f)
+		a.Value = slog.DurationValue(seconds(float64(f)))
+	case "time":
+		var t time.Time
+		err = json.Unmarshal(w.Value, &t)
+		a.Value = slog.TimeValue(t)
+	case "":
+		var v string
+		err = json.Unmarshal(w.Value, &v)
+		a.Value = slog.StringValue(v)
+	default:
+		err = fmt.Errorf("bgjob: unknown log attribute kind %q", w.Kind)
+	}
+	return err
+}
+
+// jsonFloat is a float64 whose JSON form is a number when it is finite
+// and the string "NaN", "+Inf" or "-Inf" otherwise: a diverging loss is
+// information, and JSON has no number for it.
+type jsonFloat float64
+
+func (f jsonFloat) MarshalJSON() ([]byte, error) {
+	switch v := float64(f); {
+	case math.IsNaN(v):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(v, 1):
+		return []byte(`"+Inf"`), nil
+	case math.IsInf(v, -1):
+		return []byte(`"-Inf"`), nil
+	default:
+		return json.Marshal(v)
+	}
+}
+
+func (f *jsonFloat) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case `"NaN"`:
+		*f = jsonFloat(math.NaN())
+	case `"+Inf"`:
+		*f = jsonFloat(math.Inf(1))
+	case `"-Inf"`:
+		*f = jsonFloat(math.Inf(-1))
+	default:
+		var v float64
+		if err := json.Unmarshal(b, &v); err != nil {
+			return err
+		}
+		*f = jsonFloat(v)
+	}
+	return nil
 }
 
 // Logger returns a logger whose records become the job's log: EventLog
@@ -140,7 +264,15 @@ func appendAttr(attrs []LogAttr, prefix string, a slog.Attr) []LogAttr {
 	if a.Key == "" {
 		return attrs
 	}
-	return append(attrs, LogAttr{Key: prefix + a.Key, Value: v.String()})
+	switch v.Kind() {
+	case slog.KindString, slog.KindInt64, slog.KindUint64, slog.KindFloat64,
+		slog.KindBool, slog.KindDuration, slog.KindTime:
+	default:
+		// Anything else could be a value the job goes on changing: keep
+		// its text, as it was when logged.
+		v = slog.StringValue(v.String())
+	}
+	return append(attrs, LogAttr{Key: prefix + a.Key, Value: v})
 }
 
 // writeLog records one line of the job's log.
@@ -149,30 +281,25 @@ func (j *job) writeLog(ctx context.Context, rec LogRecord) {
 	if rec.Time.IsZero() {
 		rec.Time = time.Now()
 	}
-	j.publishMu.Lock()
 	j.mu.Lock()
-	var ev *Event
-	if !j.state.Terminal() {
+	if !j.m.State().Terminal() {
 		j.logs.Push(rec)
 		if j.logs.Len() > j.r.cfg.logLimit {
 			j.logs.Pop()
 		}
-		if j.r.observed() {
-			ev = j.eventLocked(EventLog, rec.Time)
+		if j.observedLocked() {
+			ev := j.eventLocked(EventLog, rec.Time)
 			ev.Level, ev.Message, ev.Attrs = rec.Level, rec.Message, rec.Attrs
+			j.publishLocked(ev)
 		}
 	}
 	j.mu.Unlock()
-	if ev != nil {
-		j.r.publish(ev)
-	}
-	j.publishMu.Unlock()
 
 	if l := j.r.cfg.logger; l != nil {
 		args := make([]slog.Attr, 0, len(rec.Attrs)+2)
 		args = append(args, slog.String("job_id", j.id.String()), slog.String("job_name", j.name))
 		for _, a := range rec.Attrs {
-			args = append(args, slog.String(a.Key, a.Value))
+			args = append(args, slog.Attr{Key: a.Key, Value: a.Value})
 		}
 		l.LogAttrs(ctx, rec.Level, rec.Message, args...)
 	}
@@ -189,22 +316,28 @@ func (j *job) logsLocked() []LogRecord {
 	return out
 }
 
-// boundRecord applies the bounds above and makes the text valid UTF-8.
+// boundRecord applies the bounds above, makes the text valid UTF-8 and
+// copies every string it keeps, so that a line cut from a larger string
+// does not keep that string alive.
 func boundRecord(rec LogRecord) LogRecord {
-	rec.Message = boundText(rec.Message, MaxLogMessage)
+	rec.Message = strings.Clone(boundText(rec.Message, MaxLogMessage))
 	kept, size := 0, 0
 	for _, a := range rec.Attrs {
-		a.Key = boundText(a.Key, MaxLogAttrValue)
-		a.Value = boundText(a.Value, MaxLogAttrValue)
-		if kept == MaxLogAttrs || size+len(a.Key)+len(a.Value) > MaxLogAttrBytes {
+		a.Key = strings.Clone(boundText(a.Key, MaxLogAttrValue))
+		n := len(a.Key) + 8 // a number, a bool, a duration or a time
+		if a.Value.Kind() == slog.KindString {
+			a.Value = slog.StringValue(strings.Clone(boundText(a.Value.String(), MaxLogAttrValue)))
+			n = len(a.Key) + len(a.Value.String())
+		}
+		if kept == MaxLogAttrs || size+n > MaxLogAttrBytes {
 			break
 		}
-		size += len(a.Key) + len(a.Value)
+		size += n
 		rec.Attrs[kept] = a
 		kept++
 	}
 	if dropped := len(rec.Attrs) - kept; dropped > 0 {
-		rec.Attrs = append(rec.Attrs[:kept:kept], LogAttr{Key: "bgjob.dropped_attrs", Value: strconv.Itoa(dropped)})
+		rec.Attrs = append(rec.Attrs[:kept:kept], LogAttr{Key: "bgjob.dropped_attrs", Value: slog.IntValue(dropped)})
 	}
 	return rec
 }

@@ -9,6 +9,7 @@ import (
 	"log"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -29,7 +30,7 @@ func TestJobLogsReachSubscribersTheTailAndTheRunnersLogger(t *testing.T) {
 	var outMu sync.Mutex
 	runnerLog := slog.New(slog.NewTextHandler(lockedWriter{&outMu, &out}, nil))
 	r := newRunner(t, bgjob.WithLogger(runnerLog), bgjob.WithLogLimit(3))
-	events := r.Events()
+	events := events(t, r)
 	h := start(t, r, "chatty", func(ctx context.Context, p *bgjob.Progress) error {
 		l := p.Logger().With("run", 7)
 		l.Info("loading data", "rows", 1000)
@@ -51,8 +52,11 @@ func TestJobLogsReachSubscribersTheTailAndTheRunnersLogger(t *testing.T) {
 	}
 	require.Len(t, logs, 4)
 	assert.Equal(t, "loading data", logs[0].Message)
-	assert.Equal(t, []bgjob.LogAttr{{Key: "run", Value: "7"}, {Key: "rows", Value: "1000"}}, logs[0].Attrs)
-	assert.Equal(t, []bgjob.LogAttr{{Key: "run", Value: "7"}, {Key: "epoch.n", Value: "1"}, {Key: "epoch.loss", Value: "0.25"}}, logs[1].Attrs)
+	// Attributes keep their kind: a number stays a number.
+	assert.Equal(t, []bgjob.LogAttr{{Key: "run", Value: slog.Int64Value(7)}, {Key: "rows", Value: slog.Int64Value(1000)}}, logs[0].Attrs)
+	assert.Equal(t, []bgjob.LogAttr{
+		{Key: "run", Value: slog.Int64Value(7)}, {Key: "epoch.n", Value: slog.Int64Value(1)}, {Key: "epoch.loss", Value: slog.Float64Value(0.25)},
+	}, logs[1].Attrs)
 	assert.Equal(t, slog.LevelWarn, logs[2].Level)
 	assert.Equal(t, "printed line", logs[3].Message)
 
@@ -134,8 +138,8 @@ func TestLogRecordsAreBounded(t *testing.T) {
 	// The big value, cut to MaxLogAttrValue, and small ones up to
 	// MaxLogAttrs; the rest is counted.
 	assert.Len(t, logs[0].Attrs, bgjob.MaxLogAttrs+1)
-	assert.Equal(t, bgjob.LogAttr{Key: "bgjob.dropped_attrs", Value: "19"}, logs[0].Attrs[bgjob.MaxLogAttrs])
-	assert.LessOrEqual(t, len(logs[0].Attrs[0].Value), bgjob.MaxLogAttrValue)
+	assert.Equal(t, bgjob.LogAttr{Key: "bgjob.dropped_attrs", Value: slog.Int64Value(19)}, logs[0].Attrs[bgjob.MaxLogAttrs])
+	assert.LessOrEqual(t, len(logs[0].Attrs[0].Value.String()), bgjob.MaxLogAttrValue)
 	assert.Equal(t, "bad \uFFFD bytes", logs[1].Message)
 	assert.Equal(t, strings.Repeat("x", bgjob.MaxLogMessage), logs[2].Message, "a long line is cut into records")
 	assert.Equal(t, "xxxxxxxxxx", logs[3].Message)
@@ -159,10 +163,10 @@ func TestLogRecordAttributesHaveAByteBudget(t *testing.T) {
 	attrs := h.Logs()[0].Attrs
 	size := 0
 	for _, a := range attrs[:len(attrs)-1] {
-		size += len(a.Key) + len(a.Value)
+		size += len(a.Key) + len(a.Value.String())
 	}
 	assert.LessOrEqual(t, size, bgjob.MaxLogAttrBytes)
-	assert.Equal(t, bgjob.LogAttr{Key: "bgjob.dropped_attrs", Value: "6"}, attrs[len(attrs)-1])
+	assert.Equal(t, bgjob.LogAttr{Key: "bgjob.dropped_attrs", Value: slog.Int64Value(6)}, attrs[len(attrs)-1])
 }
 
 // A subscriber that does not read while a job logs a hundred thousand
@@ -187,7 +191,7 @@ func TestStalledSubscriberLosesOldestLogLinesFirst(t *testing.T) {
 	var got []string
 	for _, ev := range evs {
 		if ev.Type == bgjob.EventLog {
-			got = append(got, ev.Attrs[0].Value)
+			got = append(got, ev.Attrs[0].Value.String())
 		}
 	}
 	st := sub.Stats()
@@ -217,8 +221,8 @@ func TestHistoryRecordsRunsAndFilters(t *testing.T) {
 		})
 		waitJob(t, h)
 	}
-	var all []bgjob.Run
-	for run := range r.Runs(bgjob.RunFilter{}) {
+	var all []bgjob.JobRecord
+	for run := range r.History(bgjob.HistoryFilter{}) {
 		all = append(all, run)
 	}
 	require.Len(t, all, 5, "the history keeps its bound")
@@ -229,18 +233,18 @@ func TestHistoryRecordsRunsAndFilters(t *testing.T) {
 	assert.Equal(t, "working", all[0].Logs[0].Message)
 
 	var failed []string
-	for run := range r.Runs(bgjob.RunFilter{States: []bgjob.State{bgjob.StateFailed}}) {
+	for run := range r.History(bgjob.HistoryFilter{States: []bgjob.State{bgjob.StateFailed}}) {
 		failed = append(failed, run.Message)
 		assert.ErrorIs(t, run.Err, errBad)
 	}
 	assert.Equal(t, []string{"step 6", "step 3"}, failed)
 	n := 0
-	for run := range r.Runs(bgjob.RunFilter{Name: "eval", States: []bgjob.State{bgjob.StateSucceeded}}) {
+	for run := range r.History(bgjob.HistoryFilter{Name: "eval", States: []bgjob.State{bgjob.StateSucceeded}}) {
 		assert.Equal(t, "eval", run.Name)
 		n++
 	}
 	assert.Equal(t, 2, n)
-	for range r.Runs(bgjob.RunFilter{}) {
+	for range r.History(bgjob.HistoryFilter{}) {
 		break // stopping early is fine
 	}
 }
@@ -251,7 +255,7 @@ func TestHistoryBoundHeldOverManyJobs(t *testing.T) {
 		waitJob(t, start(t, r, "short", succeed))
 	}
 	n := 0
-	for range r.Runs(bgjob.RunFilter{}) {
+	for range r.History(bgjob.HistoryFilter{}) {
 		n++
 	}
 	assert.Equal(t, 50, n)
@@ -260,7 +264,7 @@ func TestHistoryBoundHeldOverManyJobs(t *testing.T) {
 	none := newRunner(t, bgjob.WithHistoryLimit(0))
 	h := start(t, none, "forgotten", succeed)
 	waitJob(t, h)
-	for range none.Runs(bgjob.RunFilter{}) {
+	for range none.History(bgjob.HistoryFilter{}) {
 		t.Fatal("a zero limit keeps no run")
 	}
 	assert.Equal(t, bgjob.StateSucceeded, h.Status().State, "the handle keeps its own job")
@@ -278,7 +282,7 @@ func TestReadingTheHistoryWhileJobsFinish(t *testing.T) {
 			default:
 			}
 			seen := map[[16]byte]bool{}
-			for run := range r.Runs(bgjob.RunFilter{}) {
+			for run := range r.History(bgjob.HistoryFilter{}) {
 				assert.False(t, seen[run.ID], "each run once")
 				seen[run.ID] = true
 				assert.True(t, run.State.Terminal())
@@ -294,14 +298,14 @@ func TestReadingTheHistoryWhileJobsFinish(t *testing.T) {
 	wg.Wait()
 }
 
-// recordingHistory is a History a durable store would replace.
+// recordingHistory is a HistoryStore, as a durable store would be.
 type recordingHistory struct {
 	mu   sync.Mutex
-	runs []bgjob.Run
+	runs []bgjob.JobRecord
 	fail bool
 }
 
-func (h *recordingHistory) Add(run bgjob.Run) error {
+func (h *recordingHistory) Add(run bgjob.JobRecord) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.fail {
@@ -311,10 +315,10 @@ func (h *recordingHistory) Add(run bgjob.Run) error {
 	return nil
 }
 
-func (h *recordingHistory) Runs() iter.Seq[bgjob.Run] {
-	return func(yield func(bgjob.Run) bool) {
+func (h *recordingHistory) Records() iter.Seq[bgjob.JobRecord] {
+	return func(yield func(bgjob.JobRecord) bool) {
 		h.mu.Lock()
-		runs := append([]bgjob.Run(nil), h.runs...)
+		runs := append([]bgjob.JobRecord(nil), h.runs...)
 		h.mu.Unlock()
 		for i := len(runs) - 1; i >= 0; i-- {
 			if !yield(runs[i]) {
@@ -328,23 +332,26 @@ func TestPluggableHistory(t *testing.T) {
 	store := &recordingHistory{}
 	var logged bytes.Buffer
 	var mu sync.Mutex
-	r := newRunner(t, bgjob.WithHistory(store), bgjob.WithLogger(slog.New(slog.NewTextHandler(lockedWriter{&mu, &logged}, nil))))
+	r := newRunner(t, bgjob.WithHistoryStore(store), bgjob.WithLogger(slog.New(slog.NewTextHandler(lockedWriter{&mu, &logged}, nil))))
 	h := start(t, r, "stored", succeed)
 	waitJob(t, h)
-	st, err := r.JobStatus(h.ID())
+	found, err := r.Job(h.ID())
 	require.NoError(t, err)
-	assert.Equal(t, bgjob.StateSucceeded, st.State)
-	require.Len(t, store.runs, 1)
-	assert.Equal(t, h.ID(), store.runs[0].ID)
-
+	assert.Equal(t, bgjob.StateSucceeded, found.Status().State)
+	require.Eventually(t, func() bool { return len(slices.Collect(r.History(bgjob.HistoryFilter{}))) == 1 },
+		time.Minute, time.Millisecond, "the store gets the record on the Runner's own goroutine")
 	store.mu.Lock()
+	assert.Equal(t, h.ID(), store.runs[0].ID)
 	store.fail = true
 	store.mu.Unlock()
+
 	waitJob(t, start(t, r, "lost", succeed))
+	require.Eventually(t, func() bool { return r.GetStatus().History.Failed == 1 }, time.Minute, time.Millisecond,
+		"a failing store is counted")
 	mu.Lock()
-	assert.Contains(t, logged.String(), "disk full", "a failing store is reported, not silent")
+	assert.Contains(t, logged.String(), "disk full", "and reported in the log, not silent")
 	mu.Unlock()
-	_, err = bgjob.NewRunner(bgjob.WithHistory(nil))
+	_, err = bgjob.NewRunner(bgjob.WithHistoryStore(nil))
 	assert.ErrorIs(t, err, bgjob.ErrInvalidOption)
 }
 
@@ -405,7 +412,7 @@ func TestTimelineRecordsProgressPausesStallsAndResources(t *testing.T) {
 		assert.NotZero(t, r.GetStatus().Resources.Goroutines)
 
 		// The history keeps the same timeline.
-		for run := range r.Runs(bgjob.RunFilter{}) {
+		for run := range r.History(bgjob.HistoryFilter{}) {
 			assert.Equal(t, h.Timeline(), run.Timeline)
 		}
 	})
@@ -491,7 +498,7 @@ func TestLockedThreadRecordsItsCPU(t *testing.T) {
 func TestMemoryOptionsBadInput(t *testing.T) {
 	for _, give := range []bgjob.Option{
 		bgjob.WithResourceInterval(0), bgjob.WithResourceInterval(-time.Second),
-		bgjob.WithLogLimit(-1), bgjob.WithLogLevel(nil), bgjob.WithHistory(nil),
+		bgjob.WithLogLimit(-1), bgjob.WithLogLevel(nil), bgjob.WithHistoryStore(nil),
 	} {
 		_, err := bgjob.NewRunner(give)
 		assert.ErrorIs(t, err, bgjob.ErrInvalidOption)
@@ -531,21 +538,46 @@ func TestLogWriterRecords(t *testing.T) {
 func TestShutdownDeadlineWithASlowHistory(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		store := &blockingHistory{release: make(chan struct{})}
-		r, err := bgjob.NewRunner(bgjob.WithHistory(store))
+		r, err := bgjob.NewRunner(bgjob.WithHistoryStore(store), bgjob.WithMaxRunning(1))
 		require.NoError(t, err)
-		h, err := r.Start(t.Context(), "retiring", bgjob.JobFunc(succeed))
-		require.NoError(t, err)
-		synctest.Wait() // the job ended; its run is stuck in Add
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		hold := make(chan struct{})
+		running := start(t, r, "running", blocker(hold))
+		var queued []*bgjob.Handle
+		for range 20 {
+			queued = append(queued, start(t, r, "queued", succeed))
+		}
+		// A canceled queued job is recorded without waiting for the store.
+		require.NoError(t, queued[0].Cancel(nil))
+		<-queued[0].Done()
+
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
+		begin := time.Now()
 		err = r.Shutdown(ctx)
 		var se *bgjob.ShutdownError
 		require.ErrorAs(t, err, &se, "the deadline holds even when the store does not answer")
+		assert.Equal(t, 300*time.Millisecond, time.Since(begin), "not a moment past its deadline")
 		require.Len(t, se.Jobs, 1)
-		assert.Equal(t, h.ID(), se.Jobs[0].ID)
+		assert.Equal(t, running.ID(), se.Jobs[0].ID)
+		for _, h := range queued {
+			<-h.Done() // canceled at the deadline, each recorded in memory at once
+			assert.Equal(t, bgjob.StateCanceled, h.Status().State)
+		}
+		close(hold)
+		<-running.Done()
+
+		ctx2, cancel2 := context.WithTimeout(context.Background(), time.Second)
+		defer cancel2()
+		err = r.Shutdown(ctx2)
+		require.ErrorAs(t, err, &se, "the store still holds the records: reported, not lost")
+		assert.Empty(t, se.Jobs)
+		assert.Equal(t, 21, se.PendingRecords)
+		assert.Equal(t, 21, r.GetStatus().History.Pending)
+		assert.Contains(t, err.Error(), "21 record(s) not yet in the history store")
+
 		close(store.release)
-		<-h.Done()
-		require.NoError(t, r.Shutdown(context.Background()))
+		require.NoError(t, r.Shutdown(context.Background()), "a later Shutdown waits for the store")
+		assert.Len(t, slices.Collect(r.History(bgjob.HistoryFilter{})), 21)
 	})
 }
 
@@ -554,7 +586,7 @@ type blockingHistory struct {
 	release chan struct{}
 }
 
-func (h *blockingHistory) Add(run bgjob.Run) error {
+func (h *blockingHistory) Add(run bgjob.JobRecord) error {
 	<-h.release
 	return h.recordingHistory.Add(run)
 }

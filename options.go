@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/bgjob/bgjob/internal/delivery"
+	"github.com/google/uuid"
 )
 
 // Defaults for the options below.
@@ -47,7 +47,6 @@ type JobOption interface {
 type runnerConfig struct {
 	progressInterval time.Duration
 	historyLimit     int
-	events           []SubscribeOption
 	maxRunning       int // 0: no limit
 	maxQueued        int // 0: no limit
 	defaultTimeout   time.Duration
@@ -57,7 +56,7 @@ type runnerConfig struct {
 	logLevel         slog.Leveler
 	logLimit         int
 	resourceInterval time.Duration
-	history          History
+	store            HistoryStore
 }
 
 func newRunnerConfig(opts []Option) (runnerConfig, error) {
@@ -76,11 +75,6 @@ func newRunnerConfig(opts []Option) (runnerConfig, error) {
 			return runnerConfig{}, err
 		}
 	}
-	// Check the default subscription's options now rather than when Events
-	// is first called, which cannot return an error.
-	if _, err := newSubscriptionConfig(c.events); err != nil {
-		return runnerConfig{}, err
-	}
 	return c, nil
 }
 
@@ -89,6 +83,8 @@ type subscriptionConfig struct {
 	backlog    int
 	logBacklog int
 	policy     Policy
+	job        uuid.UUID // uuid.Nil: every job
+	types      []EventType
 }
 
 func newSubscriptionConfig(opts []SubscribeOption) (subscriptionConfig, error) {
@@ -150,9 +146,9 @@ func WithProgressInterval(d time.Duration) Option {
 	})
 }
 
-// WithHistoryLimit sets how many finished runs the Runner remembers for
-// Runs, GetStatus and JobStatus (default DefaultHistoryLimit). Zero remembers
-// none; a negative limit is an error. A Handle keeps its own job's status
+// WithHistoryLimit sets how many finished jobs the Runner keeps in memory,
+// for History and Job (default DefaultHistoryLimit). Zero keeps none; a
+// negative limit is an error. A Handle keeps its own job's status
 // whatever the limit.
 func WithHistoryLimit(n int) Option {
 	return runnerOption(func(c *runnerConfig) error {
@@ -286,23 +282,16 @@ func WithResourceInterval(d time.Duration) Option {
 	})
 }
 
-// WithHistory keeps the records of finished runs in h instead of the
-// Runner's own bounded memory. WithHistoryLimit then bounds only how many of
-// h's runs GetStatus lists. A nil History is an error.
-func WithHistory(h History) Option {
+// WithHistoryStore hands the record of every finished job to store as
+// well, on a goroutine of the Runner's (see HistoryStore); History then
+// reads from store. The Runner still keeps the last WithHistoryLimit jobs
+// in memory, so that Job finds them by id. A nil store is an error.
+func WithHistoryStore(store HistoryStore) Option {
 	return runnerOption(func(c *runnerConfig) error {
-		if h == nil {
-			return fmt.Errorf("%w: nil history", ErrInvalidOption)
+		if store == nil {
+			return fmt.Errorf("%w: nil history store", ErrInvalidOption)
 		}
-		c.history = h
-		return nil
-	})
-}
-
-// WithEvents configures the subscription behind Runner.Events.
-func WithEvents(opts ...SubscribeOption) Option {
-	return runnerOption(func(c *runnerConfig) error {
-		c.events = append(c.events, opts...)
+		c.store = store
 		return nil
 	})
 }
@@ -361,6 +350,35 @@ func WithPolicy(p Policy) SubscribeOption {
 	})
 }
 
+// WithJob limits the subscription to the events of one job, live or
+// finished (Subscribe returns ErrUnknownJob for an id the Runner does not
+// know). Its Snapshot holds that job's status as of the moment the
+// subscription began, and every event after it is delivered; the channel
+// closes after the job's worker_stopped.
+func WithJob(id uuid.UUID) SubscribeOption {
+	return subscribeOption(func(c *subscriptionConfig) error {
+		if id == uuid.Nil {
+			return fmt.Errorf("%w: nil job id", ErrInvalidOption)
+		}
+		c.job = id
+		return nil
+	})
+}
+
+// WithTypes limits the subscription to events of the given types (and
+// EventLagged, which is not published but made for each subscriber).
+func WithTypes(types ...EventType) SubscribeOption {
+	return subscribeOption(func(c *subscriptionConfig) error {
+		for _, t := range types {
+			if _, err := t.MarshalText(); err != nil || t == EventLagged {
+				return fmt.Errorf("%w: event type %d cannot be subscribed to", ErrInvalidOption, uint8(t))
+			}
+		}
+		c.types = append(c.types, types...)
+		return nil
+	})
+}
+
 // LockOSThread runs the job on an OS thread of its own
 // (runtime.LockOSThread) for its whole run. Its status and events then
 // report the thread's id and, on Linux, the thread's CPU time. The thread
@@ -394,32 +412,4 @@ func WithPriority(p int) JobOption {
 		c.priority = p
 		return nil
 	})
-}
-
-// Policy says what a subscription does when its reader falls so far behind
-// that its backlog is full. The zero value is not a valid policy.
-type Policy uint8
-
-const (
-	// Lagging (the default, for services) drops the events that do not
-	// fit and delivers in their place one EventLagged naming the range of
-	// sequence numbers lost. The reader can then resynchronise from
-	// GetStatus. The Runner and its jobs never wait.
-	Lagging = Policy(delivery.Lagging)
-	// Lossless (for tests and audit trails) loses nothing: while the
-	// backlog is full, Start waits (honouring its context) for the reader
-	// to catch up. Jobs already running never wait; their events are
-	// queued beyond the bound, which the number of running jobs bounds.
-	Lossless = Policy(delivery.Lossless)
-)
-
-// String returns "lagging" or "lossless".
-func (p Policy) String() string {
-	switch p {
-	case Lagging:
-		return "lagging"
-	case Lossless:
-		return "lossless"
-	}
-	return fmt.Sprintf("Policy(%d)", uint8(p))
 }

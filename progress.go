@@ -2,8 +2,15 @@ package bgjob
 
 import (
 	"math"
+	"strings"
 	"time"
 )
+
+// MaxMessageLen is the longest progress message a job keeps, in bytes:
+// a longer one is cut between characters, with "…". The status, the
+// events and the timeline hold the message, so its size is bounded like a
+// log record's.
+const MaxMessageLen = 1024
 
 // Progress is how a running job reports how far it has come. The Runner
 // passes one to Job.Run; its methods are safe for concurrent use by the
@@ -20,7 +27,8 @@ import (
 // crash or stall a job: a NaN percent is ignored, a percent below 0 or above
 // 100 (infinities included) reads as 0 or 100, a negative step or total
 // reads as 0 (a total of 0 means unknown) and a step beyond the total reads
-// as the total. Calls made after the job has returned change nothing.
+// as the total; a message is cut at MaxMessageLen bytes and made valid
+// UTF-8. Calls made after the job has returned change nothing.
 type Progress struct {
 	j *job
 }
@@ -45,21 +53,50 @@ func (p *Progress) SetPercent(percent float64) {
 }
 
 // SetMessage sets the message shown with the progress, such as the current
-// phase or the last loss.
+// phase or the last loss. Setting the message it already has costs a
+// comparison; a new one is copied, so that a message cut from a larger
+// string does not keep that string alive.
 func (p *Progress) SetMessage(msg string) {
 	j := p.j
-	j.mu.Lock()
-	if !j.state.Terminal() {
-		j.message = msg
-		j.messageVersion++
+	j.msgMu.Lock()
+	defer j.msgMu.Unlock()
+	if msg == j.message || j.snap.Load().state.Terminal() {
+		return
 	}
-	j.mu.Unlock()
+	j.message = strings.Clone(boundText(msg, MaxMessageLen))
+	j.messageVersion++
 }
 
 // Report sets the percent done and the message together.
 func (p *Progress) Report(percent float64, msg string) {
 	p.SetPercent(percent)
 	p.SetMessage(msg)
+}
+
+// Checkpoint marks a safe point in the job, such as the end of a batch or
+// an epoch. If a pause was requested (Handle.Pause), it parks the calling
+// goroutine until Resume or cancellation, and the job reads as paused
+// meanwhile; other goroutines of the job that reach a checkpoint while it
+// is paused park too. It returns the context's error once the job has been
+// canceled, nil otherwise, so a loop can stop on it:
+//
+//	if err := p.Checkpoint(); err != nil {
+//		return err
+//	}
+//
+// When no pause is requested it costs one atomic load and a look at the
+// context.
+func (p *Progress) Checkpoint() error {
+	j := p.j
+	if j.pauseRequested.Load() {
+		j.park()
+	}
+	select {
+	case <-j.ctx.Done():
+		return j.ctx.Err()
+	default:
+		return nil
+	}
 }
 
 // progressValues is the progress of a job at one moment, with every clamp
@@ -69,18 +106,15 @@ type progressValues struct {
 	step    int64
 	total   int64
 	message string
+	version uint64 // of the message
 }
 
-// readProgressLocked reads the job's progress: for a running job the live
-// values, once the job has ended the values frozen at its end.
-func (j *job) readProgressLocked() progressValues {
-	if j.state.Terminal() {
-		return j.final
-	}
+// readProgress reads the job's live progress values. It takes only the
+// message's lock, which nothing holds for longer than a string copy.
+func (j *job) readProgress() progressValues {
 	v := progressValues{
-		step:    max(j.step.Load(), 0),
-		total:   max(j.total.Load(), 0),
-		message: j.message,
+		step:  max(j.step.Load(), 0),
+		total: max(j.total.Load(), 0),
 	}
 	if v.total > 0 {
 		v.step = min(v.step, v.total)
@@ -88,34 +122,42 @@ func (j *job) readProgressLocked() progressValues {
 	} else {
 		v.percent = math.Min(math.Max(math.Float64frombits(j.percent.Load()), 0), 100)
 	}
+	j.msgMu.Lock()
+	v.message, v.version = j.message, j.messageVersion
+	j.msgMu.Unlock()
 	return v
 }
 
-// estimateLocked sets the job's rate and ETA from its progress p after
+// changed reports whether v differs from w in anything a reader sees.
+func (v progressValues) changed(w progressValues) bool {
+	return v.step != w.step || v.total != w.total || v.percent != w.percent || v.version != w.version
+}
+
+// estimate returns the rate and ETA of a job that made progress p after
 // running for the given time. The Runner calls it at every progress
 // interval and when the job ends, never on the job's hot path.
 //
 // Both are averages over the run so far: honest for the steady loops of
 // training, and free of any state the job would have to update. The rate
 // counts steps, or percent when the job reports no steps.
-func (j *job) estimateLocked(p progressValues, running time.Duration) {
-	j.rate, j.eta = 0, 0
+func estimate(p progressValues, running time.Duration) (rate float64, eta time.Duration) {
 	secs := running.Seconds()
 	if secs <= 0 {
-		return
+		return 0, 0
 	}
 	units := float64(p.step)
 	if p.total == 0 && p.step == 0 {
 		units = p.percent
 	}
 	if units > 0 {
-		j.rate = units / secs
+		rate = units / secs
 	}
 	if done := p.percent / 100; done > 0 && done < 1 {
 		// Far from the end of a long run the estimate can pass what a
 		// Duration holds (292 years): that is unknown, not negative.
-		if eta := float64(running) * (1 - done) / done; eta < math.MaxInt64 {
-			j.eta = time.Duration(eta)
+		if e := float64(running) * (1 - done) / done; e < math.MaxInt64 {
+			eta = time.Duration(e)
 		}
 	}
+	return rate, eta
 }

@@ -33,6 +33,16 @@ func newRunner(t *testing.T, opts ...bgjob.Option) *bgjob.Runner {
 	return r
 }
 
+// events subscribes to r with opts and returns the channel; the test
+// closes the subscription when it ends.
+func events(t *testing.T, r *bgjob.Runner, opts ...bgjob.SubscribeOption) <-chan bgjob.Event {
+	t.Helper()
+	sub, err := r.Subscribe(opts...)
+	require.NoError(t, err)
+	t.Cleanup(sub.Close)
+	return sub.Events()
+}
+
 // start starts fn and fails the test if Start fails.
 func start(t *testing.T, r *bgjob.Runner, name string, fn bgjob.JobFunc, opts ...bgjob.JobOption) *bgjob.Handle {
 	t.Helper()
@@ -98,7 +108,7 @@ var lifecycle = regexp.MustCompile(`^info (queued )?(` +
 
 func TestLifecycleOfOneJob(t *testing.T) {
 	r := newRunner(t)
-	events := r.Events()
+	events := events(t, r)
 	h := start(t, r, "resnet-finetune", func(ctx context.Context, p *bgjob.Progress) error {
 		p.SetTotal(4)
 		for range 4 {
@@ -122,8 +132,9 @@ func TestLifecycleOfOneJob(t *testing.T) {
 		assert.Equal(t, h.Status().ProcessID, ev.ProcessID)
 		assert.False(t, ev.Time.IsZero())
 	}
-	assert.False(t, info.Alive, "info comes before the worker starts")
-	assert.Equal(t, bgjob.StateQueued, info.State)
+	// As the original design's thread: once started, info says so.
+	assert.True(t, info.Alive, "a job given a worker at once is alive in its info")
+	assert.Equal(t, bgjob.StateRunning, info.State)
 	assert.True(t, started.Alive)
 	assert.Equal(t, bgjob.StateRunning, started.State)
 	assert.False(t, started.StartTime.IsZero())
@@ -182,7 +193,7 @@ func TestOutcomes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := newRunner(t)
-			events := r.Events()
+			events := events(t, r)
 			h := start(t, r, tt.name, tt.give)
 			err := waitJob(t, h)
 			require.NoError(t, r.Shutdown(context.Background()))
@@ -233,7 +244,7 @@ func explode() { panic("kaboom") }
 
 func TestCancelWithCause(t *testing.T) {
 	r := newRunner(t)
-	events := r.Events()
+	events := events(t, r)
 	errReason := errors.New("user pressed stop")
 	running := make(chan struct{})
 	var seenCause error
@@ -366,7 +377,7 @@ func TestShutdownWaitsForRunningJobs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r, err := bgjob.NewRunner()
 		require.NoError(t, err)
-		events := r.Events()
+		events := events(t, r)
 		h, err := r.Start(t.Context(), "slow", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
 			time.Sleep(5 * time.Second)
 			return nil
@@ -388,7 +399,7 @@ func TestShutdownDeadlineCancelsJobsInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r, err := bgjob.NewRunner()
 		require.NoError(t, err)
-		events := r.Events()
+		events := events(t, r)
 		// One job honours cancellation after a second of cleanup, one
 		// finishes on its own before the deadline.
 		stubborn, err := r.Start(t.Context(), "stubborn", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
@@ -432,12 +443,51 @@ func TestShutdownDeadlineCancelsJobsInFlight(t *testing.T) {
 	})
 }
 
-func TestEventsAfterShutdownIsClosed(t *testing.T) {
+func TestSubscribeAfterShutdownFails(t *testing.T) {
 	r, err := bgjob.NewRunner()
 	require.NoError(t, err)
+	sub, err := r.Subscribe()
+	require.NoError(t, err)
 	require.NoError(t, r.Shutdown(context.Background()))
-	_, open := <-r.Events()
-	assert.False(t, open)
+	_, open := <-sub.Events()
+	assert.False(t, open, "closed after its last event")
+	_, err = r.Subscribe()
+	assert.ErrorIs(t, err, bgjob.ErrRunnerClosed)
+}
+
+// The original design's thread.start() returns once the thread runs, and
+// the status read right after it says so; Start does the same whenever a
+// worker slot is free. Only a job that waits for a slot reads queued.
+func TestStartReturnsARunningJob(t *testing.T) {
+	r := newRunner(t, bgjob.WithMaxRunning(1))
+	events := events(t, r)
+	release := make(chan struct{})
+	h := start(t, r, "TrainingWorkerThread", blocker(release))
+	st := h.Status()
+	assert.Equal(t, bgjob.StateRunning, st.State)
+	assert.True(t, st.Alive)
+	assert.True(t, st.HasWorker)
+	assert.True(t, st.Running())
+	assert.Equal(t, "TrainingWorkerThread", st.WorkerName)
+	assert.True(t, r.GetStatus().AnyRunning)
+
+	waiting := start(t, r, "waiting", succeed)
+	assert.Equal(t, bgjob.StateQueued, waiting.Status().State)
+	assert.False(t, waiting.Status().Alive)
+	close(release)
+	waitJob(t, h)
+	waitJob(t, waiting)
+	require.NoError(t, r.Shutdown(context.Background()))
+	infos := map[string]bgjob.Event{}
+	for _, ev := range collect(events) {
+		if ev.Type == bgjob.EventInfo {
+			infos[ev.JobName] = ev
+		}
+	}
+	assert.Equal(t, bgjob.StateRunning, infos["TrainingWorkerThread"].State)
+	assert.True(t, infos["TrainingWorkerThread"].Alive)
+	assert.Equal(t, bgjob.StateQueued, infos["waiting"].State, "info says queued only for a job that waits")
+	assert.False(t, infos["waiting"].Alive)
 }
 
 func TestDurationAndStatusWhileRunning(t *testing.T) {
@@ -498,13 +548,14 @@ func TestStatusNeverShowsRunningAfterComplete(t *testing.T) {
 	for ev := range sub.Events() {
 		switch ev.Type {
 		case bgjob.EventComplete:
-			st, err := r.JobStatus(ev.JobID)
+			h, err := r.Job(ev.JobID)
 			require.NoError(t, err)
+			st := h.Status()
 			assert.True(t, st.State.Terminal(), "complete was published, status says %s", st.State)
 		case bgjob.EventWorkerStopped:
-			st, err := r.JobStatus(ev.JobID)
+			h, err := r.Job(ev.JobID)
 			require.NoError(t, err)
-			assert.False(t, st.Alive)
+			assert.False(t, h.Status().Alive)
 			if seen++; seen == n {
 				go r.Shutdown(context.Background())
 			}
@@ -546,7 +597,7 @@ func TestLockOSThreadReportsThreadAndCPU(t *testing.T) {
 		t.Skip("thread id and CPU time are reported on Linux")
 	}
 	r := newRunner(t)
-	events := r.Events()
+	events := events(t, r)
 	h := start(t, r, "pinned", func(ctx context.Context, p *bgjob.Progress) error {
 		// Burn measurable CPU on the locked thread.
 		x := 1.0
@@ -563,7 +614,7 @@ func TestLockOSThreadReportsThreadAndCPU(t *testing.T) {
 	require.NoError(t, r.Shutdown(context.Background()))
 	for _, ev := range collect(events) {
 		if ev.Type == bgjob.EventInfo {
-			assert.Zero(t, ev.OSThreadID, "info comes before the thread is known")
+			assert.Equal(t, st.OSThreadID, ev.OSThreadID, "info names the thread, as the original design did")
 			continue
 		}
 		assert.Equal(t, st.OSThreadID, ev.OSThreadID, "%s carries the thread id", ev.Type)
@@ -585,15 +636,18 @@ func TestHistoryIsBounded(t *testing.T) {
 		waitJob(t, last)
 	}
 	st := r.GetStatus()
-	require.Len(t, st.Jobs, 3)
-	assert.Equal(t, "run-7", st.Jobs[0].Name)
-	assert.Equal(t, "run-9", st.Jobs[2].Name)
+	assert.Empty(t, st.Jobs, "the status lists live jobs only")
 	assert.Equal(t, 10, st.Counts[bgjob.StateSucceeded], "counts cover the whole life")
-	_, err := r.JobStatus(first.ID())
+	var names []string
+	for rec := range r.History(bgjob.HistoryFilter{}) {
+		names = append(names, rec.Name)
+	}
+	assert.Equal(t, []string{"run-9", "run-8", "run-7"}, names)
+	_, err := r.Job(first.ID())
 	assert.ErrorIs(t, err, bgjob.ErrUnknownJob)
-	js, err := r.JobStatus(last.ID())
+	h, err := r.Job(last.ID())
 	require.NoError(t, err)
-	assert.Equal(t, "run-9", js.Name)
+	assert.Equal(t, "run-9", h.Status().Name)
 	// The handle keeps its own job whatever the history holds.
 	assert.Equal(t, bgjob.StateSucceeded, first.Status().State)
 }
@@ -625,10 +679,11 @@ func TestBadInput(t *testing.T) {
 		{"negative history", func() error { _, err := bgjob.NewRunner(bgjob.WithHistoryLimit(-1)); return err }, bgjob.ErrInvalidOption},
 		{"negative buffer", func() error { _, err := r.Subscribe(bgjob.WithBuffer(-1)); return err }, bgjob.ErrInvalidOption},
 		{"huge buffer", func() error { _, err := r.Subscribe(bgjob.WithBuffer(1 << 50)); return err }, bgjob.ErrInvalidOption},
-		{"huge default buffer", func() error {
-			_, err := bgjob.NewRunner(bgjob.WithEvents(bgjob.WithBuffer(bgjob.MaxBuffer + 1)))
-			return err
-		}, bgjob.ErrInvalidOption},
+		{"nil job id", func() error { _, err := r.Subscribe(bgjob.WithJob(uuid.Nil)); return err }, bgjob.ErrInvalidOption},
+		{"unknown job id", func() error { _, err := r.Subscribe(bgjob.WithJob(uuid.New())); return err }, bgjob.ErrUnknownJob},
+		{"lagged is not subscribed to", func() error { _, err := r.Subscribe(bgjob.WithTypes(bgjob.EventLagged)); return err }, bgjob.ErrInvalidOption},
+		{"unknown event type", func() error { _, err := r.Subscribe(bgjob.WithTypes(0)); return err }, bgjob.ErrInvalidOption},
+		{"nil store", func() error { _, err := bgjob.NewRunner(bgjob.WithHistoryStore(nil)); return err }, bgjob.ErrInvalidOption},
 		{"nil start context", func() error {
 			var nilCtx context.Context
 			_, err := r.Start(nilCtx, "x", bgjob.JobFunc(succeed))
@@ -636,45 +691,44 @@ func TestBadInput(t *testing.T) {
 		}, bgjob.ErrNilContext},
 		{"zero backlog", func() error { _, err := r.Subscribe(bgjob.WithBacklog(0)); return err }, bgjob.ErrInvalidOption},
 		{"unknown policy", func() error { _, err := r.Subscribe(bgjob.WithPolicy(0)); return err }, bgjob.ErrInvalidOption},
-		{"bad default subscription", func() error {
-			_, err := bgjob.NewRunner(bgjob.WithEvents(bgjob.WithBacklog(-5)))
-			return err
-		}, bgjob.ErrInvalidOption},
+		{"nil wait context", func() error {
+			var nilCtx context.Context
+			h := start(t, r, "waited", succeed)
+			return h.Wait(nilCtx)
+		}, bgjob.ErrNilContext},
+		{"nil shutdown context", func() error {
+			var nilCtx context.Context
+			return r.Shutdown(nilCtx)
+		}, bgjob.ErrNilContext},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			assert.ErrorIs(t, tt.give(), tt.wantErr)
 		})
 	}
-	// Nothing above started a job.
-	assert.Empty(t, r.GetStatus().Jobs)
+	// Nothing above left a job behind.
+	require.Eventually(t, func() bool { return len(r.GetStatus().Jobs) == 0 }, time.Minute, time.Millisecond)
 
 	// A name of exactly the limit is fine.
 	h := start(t, r, strings.Repeat("n", bgjob.MaxNameLen), succeed)
 	assert.NoError(t, waitJob(t, h))
 }
 
-func TestNilContextsAreBackground(t *testing.T) {
+func TestClosingAnUnreadSubscriptionReleasesIt(t *testing.T) {
 	r, err := bgjob.NewRunner()
 	require.NoError(t, err)
-	h := start(t, r, "j", succeed)
-	var nilCtx context.Context
-	assert.NoError(t, h.Wait(nilCtx))
-	assert.NoError(t, r.Shutdown(nilCtx))
-}
-
-func TestCloseEventsReleasesAnUnreadChannel(t *testing.T) {
-	r, err := bgjob.NewRunner()
+	sub, err := r.Subscribe()
 	require.NoError(t, err)
-	r.CloseEvents() // before Events: a no-op
-	events := r.Events()
 	for range 200 {
 		waitJob(t, start(t, r, "unread", succeed))
 	}
-	r.CloseEvents()
+	sub.Close()
+	sub.Close() // twice: harmless
 	require.NoError(t, r.Shutdown(context.Background()))
-	for range events {
+	for range sub.Events() {
 	}
+	_, err = r.Subscribe()
+	assert.ErrorIs(t, err, bgjob.ErrRunnerClosed)
 }
 
 func TestETAFarFromTheEndIsUnknownNotNegative(t *testing.T) {
@@ -700,7 +754,7 @@ func TestETAFarFromTheEndIsUnknownNotNegative(t *testing.T) {
 
 func TestUnknownJob(t *testing.T) {
 	r := newRunner(t)
-	_, err := r.JobStatus(uuid.New())
+	_, err := r.Job(uuid.New())
 	assert.ErrorIs(t, err, bgjob.ErrUnknownJob)
 }
 

@@ -2,10 +2,14 @@ package bgjob
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/bgjob/bgjob/internal/lifecycle"
 )
 
 // State is where a job is in its life. The zero value is not a valid state.
@@ -13,167 +17,204 @@ import (
 // A job starts queued, runs, may pass through pausing, paused, canceling
 // and abandoned, and ends in exactly one of the terminal states
 // StateSucceeded, StateFailed or StateCanceled, which it never leaves.
-// docs/design.md draws the whole machine. Its JSON form is the lower-case
-// name ("running", "pausing", …).
+// docs/design.md draws the whole machine, and a test holds the drawing to
+// the transitions the code runs. Its JSON form is the lower-case name
+// ("running", "pausing", …).
 type State uint8
 
 const (
-	// StateQueued: accepted, waiting for a worker (see WithMaxRunning).
-	StateQueued State = iota + 1
-	// StateRunning: the job's goroutine is running it.
-	StateRunning
+	// StateQueued: accepted, waiting for a worker slot (see
+	// WithMaxRunning). A job that gets a slot at once is never queued.
+	StateQueued = State(lifecycle.Queued)
+	// StateRunning: the job's goroutine runs it.
+	StateRunning = State(lifecycle.Running)
 	// StatePausing: a pause was requested; the job runs on until its next
 	// checkpoint (Progress.Checkpoint).
-	StatePausing
+	StatePausing = State(lifecycle.Pausing)
 	// StatePaused: the job is parked at a checkpoint, using no CPU.
-	StatePaused
+	StatePaused = State(lifecycle.Paused)
 	// StateCanceling: the job's context was canceled; the job has not
 	// returned yet.
-	StateCanceling
+	StateCanceling = State(lifecycle.Canceling)
 	// StateAbandoned: the job ignored its cancellation for longer than the
 	// grace period (WithCancelGrace). It may still be running; the Runner
 	// no longer waits for it.
-	StateAbandoned
+	StateAbandoned = State(lifecycle.Abandoned)
 	// StateSucceeded: the job returned nil.
-	StateSucceeded
+	StateSucceeded = State(lifecycle.Succeeded)
 	// StateFailed: the job returned an error or panicked.
-	StateFailed
+	StateFailed = State(lifecycle.Failed)
 	// StateCanceled: the job's context was canceled and the job returned
 	// an error, or it was canceled while queued.
-	StateCanceled
+	StateCanceled = State(lifecycle.Canceled)
 )
 
-var stateNames = [...]string{
-	StateQueued:    "queued",
-	StateRunning:   "running",
-	StatePausing:   "pausing",
-	StatePaused:    "paused",
-	StateCanceling: "canceling",
-	StateAbandoned: "abandoned",
-	StateSucceeded: "succeeded",
-	StateFailed:    "failed",
-	StateCanceled:  "canceled",
-}
-
 // String returns the state's name.
-func (s State) String() string {
-	if s == 0 || int(s) >= len(stateNames) {
-		return fmt.Sprintf("State(%d)", uint8(s))
-	}
-	return stateNames[s]
-}
+func (s State) String() string { return lifecycle.State(s).String() }
 
 // Terminal reports whether the job has ended.
-func (s State) Terminal() bool {
-	return s == StateSucceeded || s == StateFailed || s == StateCanceled
-}
-
-// working reports whether the job's goroutine runs it.
-func (s State) working() bool { return s >= StateRunning && s <= StateAbandoned }
+func (s State) Terminal() bool { return lifecycle.State(s).Terminal() }
 
 // MarshalText returns the state's name.
 func (s State) MarshalText() ([]byte, error) {
-	if s == 0 || int(s) >= len(stateNames) {
+	if !lifecycle.State(s).Valid() {
 		return nil, fmt.Errorf("bgjob: invalid state %d", uint8(s))
 	}
-	return []byte(stateNames[s]), nil
+	return []byte(s.String()), nil
 }
 
 // UnmarshalText parses a state's name.
 func (s *State) UnmarshalText(b []byte) error {
-	for i, name := range stateNames {
-		if i > 0 && name == string(b) {
-			*s = State(i)
-			return nil
-		}
+	v, ok := lifecycle.Parse(string(b))
+	if !ok {
+		return fmt.Errorf("bgjob: unknown state %q", b)
 	}
-	return fmt.Errorf("bgjob: unknown state %q", b)
+	*s = State(v)
+	return nil
 }
 
 // JobStatus is a snapshot of one job. It is a plain value owned by the
 // caller; it does not change when the job does.
 type JobStatus struct {
-	ID    uuid.UUID `json:"job_id"`
-	Name  string    `json:"name"`
-	State State     `json:"state"`
+	ID    uuid.UUID
+	Name  string
+	State State
 
 	// HasWorker reports whether a goroutine was ever started for the job;
-	// Alive whether it is still running.
-	HasWorker bool `json:"has_worker"`
-	Alive     bool `json:"is_alive"`
+	// Alive whether it is still running. A job that Start did not queue
+	// is running and alive as soon as Start returns.
+	HasWorker bool
+	Alive     bool
 	// WorkerID numbers the job's worker within the Runner; WorkerName
 	// names it (the job's name).
-	WorkerID   int64  `json:"thread_id"`
-	WorkerName string `json:"thread_name"`
-	ProcessID  int    `json:"process_id"`
+	WorkerID   int64
+	WorkerName string
+	ProcessID  int
 	// OSThreadID and ThreadCPU are set only for a job started with
 	// LockOSThread on a system that reports them (Linux).
-	OSThreadID int           `json:"os_thread_id,omitempty"`
-	ThreadCPU  time.Duration `json:"-"`
+	OSThreadID int
+	ThreadCPU  time.Duration
 
 	// Percent is in [0, 100]. With a total set it is derived from Step.
-	Percent float64 `json:"percent"`
-	Step    int64   `json:"step"`
-	Total   int64   `json:"total,omitempty"`
-	Message string  `json:"message,omitempty"`
+	Percent float64
+	Step    int64
+	Total   int64
+	// Message is at most MaxMessageLen bytes.
+	Message string
 	// Rate is in steps per second (percent per second when the job reports
 	// only percent); ETA is the estimated time left, zero when unknown.
-	Rate float64       `json:"rate"`
-	ETA  time.Duration `json:"-"`
+	Rate float64
+	ETA  time.Duration
 
 	// Priority is the job's place in the queue relative to others (see
 	// WithPriority); QueueWait how long it waited there.
-	Priority  int           `json:"priority,omitempty"`
-	QueueWait time.Duration `json:"-"`
+	Priority  int
+	QueueWait time.Duration
 
-	StartTime time.Time `json:"start_time,omitzero"`
-	EndTime   time.Time `json:"end_time,omitzero"`
+	StartTime time.Time
+	EndTime   time.Time
 	// Duration is the run time so far, or the whole run time once ended,
 	// not counting the time spent paused, which is Paused.
-	Duration time.Duration `json:"-"`
-	Paused   time.Duration `json:"-"`
+	Duration time.Duration
+	Paused   time.Duration
 	// Stalled reports that the job has reported no progress for the
 	// Runner's stall timeout (WithStallTimeout).
-	Stalled bool `json:"stalled,omitempty"`
+	Stalled bool
 
 	// Err is nil unless the job failed or was canceled: the job's error,
-	// a *PanicError, or the cancellation cause.
-	Err error `json:"-"`
+	// a *PanicError, or the cancellation cause. After a JSON round trip it
+	// is an error with the same message.
+	Err error
 	// Stack is the stack of the panicking goroutine when the job panicked.
-	Stack string `json:"traceback,omitempty"`
-}
-
-// MarshalJSON encodes the status with snake_case names; durations are in
-// seconds (duration_seconds, eta_seconds, thread_cpu_seconds) and the error
-// is its message.
-func (s JobStatus) MarshalJSON() ([]byte, error) {
-	type plain JobStatus // without this method, to encode the tagged fields
-	w := struct {
-		plain
-		DurationSeconds  float64 `json:"duration_seconds"`
-		PausedSeconds    float64 `json:"paused_seconds,omitempty"`
-		QueueWaitSeconds float64 `json:"queue_wait_seconds,omitempty"`
-		ETASeconds       float64 `json:"eta_seconds,omitempty"`
-		ThreadCPUSeconds float64 `json:"thread_cpu_seconds,omitempty"`
-		Error            string  `json:"error,omitempty"`
-	}{
-		plain:            plain(s),
-		DurationSeconds:  s.Duration.Seconds(),
-		PausedSeconds:    s.Paused.Seconds(),
-		QueueWaitSeconds: s.QueueWait.Seconds(),
-		ETASeconds:       s.ETA.Seconds(),
-		ThreadCPUSeconds: s.ThreadCPU.Seconds(),
-	}
-	if s.Err != nil {
-		w.Error = s.Err.Error()
-	}
-	return json.Marshal(w)
+	Stack string
 }
 
 // Running reports whether the job has a live worker and has not ended.
 func (s JobStatus) Running() bool { return s.Alive && !s.State.Terminal() }
 
-// RunnerStatus is a snapshot of a Runner.
+// jobStatusJSON is the wire form of a JobStatus, with the original
+// design's names (thread_id, is_alive, traceback, …) and durations in
+// seconds.
+type jobStatusJSON struct {
+	ID               uuid.UUID `json:"job_id"`
+	Name             string    `json:"name"`
+	State            State     `json:"state"`
+	HasWorker        bool      `json:"has_worker"`
+	Alive            bool      `json:"is_alive"`
+	WorkerID         int64     `json:"thread_id"`
+	WorkerName       string    `json:"thread_name"`
+	ProcessID        int       `json:"process_id"`
+	OSThreadID       int       `json:"os_thread_id,omitempty"`
+	ThreadCPUSeconds float64   `json:"thread_cpu_seconds,omitempty"`
+	Percent          float64   `json:"percent"`
+	Step             int64     `json:"step"`
+	Total            int64     `json:"total,omitempty"`
+	Message          string    `json:"message,omitempty"`
+	Rate             float64   `json:"rate"`
+	ETASeconds       float64   `json:"eta_seconds,omitempty"`
+	Priority         int       `json:"priority,omitempty"`
+	QueueWaitSeconds float64   `json:"queue_wait_seconds,omitempty"`
+	StartTime        time.Time `json:"start_time,omitzero"`
+	EndTime          time.Time `json:"end_time,omitzero"`
+	DurationSeconds  float64   `json:"duration_seconds"`
+	PausedSeconds    float64   `json:"paused_seconds,omitempty"`
+	Stalled          bool      `json:"stalled,omitempty"`
+	Error            string    `json:"error,omitempty"`
+	Traceback        string    `json:"traceback,omitempty"`
+}
+
+func (s JobStatus) wire() jobStatusJSON {
+	w := jobStatusJSON{
+		ID: s.ID, Name: s.Name, State: s.State, HasWorker: s.HasWorker, Alive: s.Alive,
+		WorkerID: s.WorkerID, WorkerName: s.WorkerName, ProcessID: s.ProcessID,
+		OSThreadID: s.OSThreadID, ThreadCPUSeconds: s.ThreadCPU.Seconds(),
+		Percent: s.Percent, Step: s.Step, Total: s.Total, Message: s.Message,
+		Rate: finite(s.Rate), ETASeconds: s.ETA.Seconds(),
+		Priority: s.Priority, QueueWaitSeconds: s.QueueWait.Seconds(),
+		StartTime: s.StartTime, EndTime: s.EndTime,
+		DurationSeconds: s.Duration.Seconds(), PausedSeconds: s.Paused.Seconds(),
+		Stalled: s.Stalled, Traceback: s.Stack,
+	}
+	if s.Err != nil {
+		w.Error = s.Err.Error()
+	}
+	return w
+}
+
+func (w jobStatusJSON) status() JobStatus {
+	return JobStatus{
+		ID: w.ID, Name: w.Name, State: w.State, HasWorker: w.HasWorker, Alive: w.Alive,
+		WorkerID: w.WorkerID, WorkerName: w.WorkerName, ProcessID: w.ProcessID,
+		OSThreadID: w.OSThreadID, ThreadCPU: seconds(w.ThreadCPUSeconds),
+		Percent: w.Percent, Step: w.Step, Total: w.Total, Message: w.Message,
+		Rate: w.Rate, ETA: seconds(w.ETASeconds),
+		Priority: w.Priority, QueueWait: seconds(w.QueueWaitSeconds),
+		StartTime: w.StartTime, EndTime: w.EndTime,
+		Duration: seconds(w.DurationSeconds), Paused: seconds(w.PausedSeconds),
+		Stalled: w.Stalled, Err: errorFrom(w.Error), Stack: w.Traceback,
+	}
+}
+
+// MarshalJSON encodes the status with snake_case names; durations are in
+// seconds (duration_seconds, eta_seconds, thread_cpu_seconds, …) and the
+// error is its message.
+func (s JobStatus) MarshalJSON() ([]byte, error) { return json.Marshal(s.wire()) }
+
+// UnmarshalJSON decodes the form MarshalJSON writes. The error comes back
+// as an error with the same message; its type is not kept.
+func (s *JobStatus) UnmarshalJSON(b []byte) error {
+	var w jobStatusJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*s = w.status()
+	return nil
+}
+
+// RunnerStatus is a snapshot of a Runner. It lists the live jobs only:
+// finished ones are counted in Counts and kept in the history
+// (Runner.History), so that reading the status costs the same however
+// long the history is.
 type RunnerStatus struct {
 	ProcessID int `json:"process_id"`
 	// AnyRunning reports whether at least one job has a live worker
@@ -182,12 +223,50 @@ type RunnerStatus struct {
 	// Counts holds, for each state, the number of jobs in it: live jobs by
 	// their current state, finished jobs over the Runner's whole life.
 	Counts map[State]int `json:"counts"`
-	// Jobs holds the live jobs, then the most recently finished ones the
-	// Runner remembers (see WithHistoryLimit), oldest first in each group.
+	// Jobs holds the live jobs (queued, running, …), oldest first.
 	Jobs []JobStatus `json:"jobs"`
 	// Closed reports whether Shutdown has been called.
 	Closed bool `json:"closed"`
 	// Resources is the last sample of the process's resources, taken
 	// while jobs ran (see WithResourceInterval); zero before the first.
 	Resources Resources `json:"resources"`
+	// History says how the history store (WithHistoryStore) keeps up.
+	History HistoryStatus `json:"history"`
+}
+
+// HistoryStatus tells how the records of finished jobs reach the history
+// store. A store that fails or falls behind is reported here and in the
+// Runner's log, never silently.
+type HistoryStatus struct {
+	// Pending is the number of records waiting to be added to the store.
+	Pending int `json:"pending"`
+	// Failed counts records the store refused (Add returned an error);
+	// Dropped the records let go unadded because MaxPendingRecords were
+	// already waiting for a store that does not keep up.
+	Failed  uint64 `json:"failed"`
+	Dropped uint64 `json:"dropped"`
+}
+
+// seconds converts a number of seconds to a Duration, rounded to the
+// nanosecond, so that a duration survives a round trip through JSON.
+func seconds(s float64) time.Duration {
+	if math.IsNaN(s) {
+		return 0
+	}
+	return time.Duration(math.Round(s * float64(time.Second)))
+}
+
+// finite returns f, or 0 when f is not a number JSON can carry.
+func finite(f float64) float64 {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0
+	}
+	return f
+}
+
+func errorFrom(msg string) error {
+	if msg == "" {
+		return nil
+	}
+	return errors.New(msg)
 }

@@ -1,19 +1,24 @@
 package bgjob
 
 import (
+	"fmt"
+	"slices"
+
 	"github.com/google/uuid"
 
 	"github.com/bgjob/bgjob/internal/delivery"
 )
 
-// Subscription receives every event the Runner publishes after it was
-// made, in sequence order. Each subscription has its own channel, buffer,
-// backlog and policy, so a slow subscriber never slows another one or a
-// job.
+// Subscription receives the events the Runner publishes after it was
+// made, in sequence order: every event, or those of one job (WithJob) or
+// of some types (WithTypes). Each subscription has its own channel,
+// buffer, backlog and policy, so a slow subscriber never slows another
+// one or a job.
 type Subscription struct {
-	r      *Runner
-	sink   *delivery.Sink[uuid.UUID, Event]
-	policy Policy
+	r        *Runner
+	sink     *delivery.Sink[uuid.UUID, Event]
+	policy   Policy
+	snapshot []JobStatus
 }
 
 // SubscriptionStats counts what a subscription delivered and what its reader
@@ -21,44 +26,115 @@ type Subscription struct {
 type SubscriptionStats struct {
 	// Delivered counts events received by the channel, lagged events
 	// included.
-	Delivered uint64
-	// Coalesced counts progress events replaced by a newer progress event
-	// of the same job before the reader received them.
-	Coalesced uint64
+	Delivered uint64 `json:"delivered"`
+	// Coalesced counts events replaced by a newer event of the same job
+	// before the reader received them (see Event.Folded).
+	Coalesced uint64 `json:"coalesced"`
 	// Lost counts events dropped because the backlog was full (Lagging),
 	// and Lags the EventLagged notices that name them.
-	Lost uint64
-	Lags uint64
+	Lost uint64 `json:"lost"`
+	Lags uint64 `json:"lags"`
 	// LogDropped counts log events dropped, oldest first, because the
 	// reader fell more than its log backlog behind (WithLogBacklog).
-	LogDropped uint64
+	LogDropped uint64 `json:"log_dropped"`
 	// Pending is the number of events waiting behind the channel now;
 	// MaxPending the most that ever waited.
-	Pending    int
-	MaxPending int
+	Pending    int `json:"pending"`
+	MaxPending int `json:"max_pending"`
 }
 
-func newSubscription(r *Runner, c subscriptionConfig) *Subscription {
-	s := &Subscription{r: r, policy: c.policy}
-	s.sink = delivery.New[uuid.UUID](delivery.Config[Event]{
-		Buffer:     c.buffer,
-		Backlog:    c.backlog,
-		LogBacklog: c.logBacklog,
-		Policy:     delivery.Policy(c.policy),
-		Lagged: func(first, last uint64) Event {
-			return Event{Type: EventLagged, ProcessID: r.pid, LagFirst: first, LagLast: last}
+// Subscribe adds a subscriber that receives every event published from
+// now on that its options select (see Subscription). Subscribe before
+// starting the jobs to watch, or read Snapshot for where they were.
+// It returns an error wrapping ErrInvalidOption for a bad option,
+// ErrUnknownJob for WithJob of an id the Runner does not know, and
+// ErrRunnerClosed after Shutdown.
+func (r *Runner) Subscribe(opts ...SubscribeOption) (*Subscription, error) {
+	cfg, err := newSubscriptionConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	s := &Subscription{r: r, policy: cfg.policy}
+	s.sink = delivery.New[uuid.UUID](delivery.Config[uuid.UUID, Event]{
+		Buffer:     cfg.buffer,
+		Backlog:    cfg.backlog,
+		LogBacklog: cfg.logBacklog,
+		Policy:     delivery.Policy(cfg.policy),
+		Lagged: func(first, last uint64, jobs []uuid.UUID, more bool) Event {
+			return Event{Type: EventLagged, ProcessID: r.pid, LagFirst: first, LagLast: last, LagJobs: jobs, LagMore: more}
 		},
-		Renumber: func(ev *Event, seq uint64) { ev.Seq = seq },
-		OnSpace:  r.admission.signal,
+		Stamp:   func(ev *Event, seq uint64, folded int) { ev.Seq, ev.Folded = seq, folded },
+		Clone:   (*Event).clone,
+		OnSpace: r.hub.Signal,
 	})
-	return s
+	accept := acceptFunc(cfg)
+	if cfg.job == uuid.Nil {
+		if !r.hub.Add(s.sink, accept) {
+			return nil, ErrRunnerClosed
+		}
+		// Added before the snapshot is taken: an event may show in both,
+		// none in neither.
+		r.mu.Lock()
+		jobs := r.liveJobsLocked()
+		r.mu.Unlock()
+		s.snapshot = make([]JobStatus, len(jobs))
+		for i, j := range jobs {
+			s.snapshot[i] = j.status()
+		}
+		return s, nil
+	}
+	j, err := r.lookup(cfg.job)
+	if err != nil {
+		return nil, err
+	}
+	// Under the job's lock, which its events are published under: the
+	// snapshot and the events after it meet exactly.
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if !j.stopped && !r.hub.Add(s.sink, accept) {
+		return nil, ErrRunnerClosed
+	}
+	s.snapshot = []JobStatus{j.status()}
+	if j.stopped {
+		s.sink.Finish() // nothing more will come
+	}
+	return s, nil
+}
+
+// acceptFunc returns the filter of a subscription: which events it
+// receives, and after which one it is over.
+func acceptFunc(cfg subscriptionConfig) func(uuid.UUID, *Event) (bool, bool) {
+	if cfg.job == uuid.Nil && len(cfg.types) == 0 {
+		return nil
+	}
+	return func(id uuid.UUID, ev *Event) (ok, last bool) {
+		if cfg.job != uuid.Nil {
+			if id != cfg.job {
+				return false, false
+			}
+			last = ev.Type == EventWorkerStopped
+		}
+		if len(cfg.types) > 0 && !slices.Contains(cfg.types, ev.Type) {
+			return false, last
+		}
+		return true, last
+	}
 }
 
 // Events returns the subscription's channel. The Runner closes it after
 // the subscription's last event: once Shutdown has been called, every job
-// has ended and the reader has received everything queued, or at once when
-// Close is called. So `for ev := range sub.Events()` ends after shutdown.
+// has ended and the reader has received everything queued; for a
+// subscription to one job, once that job's worker_stopped has been
+// received; or at once when Close is called. So `for ev := range
+// sub.Events()` ends.
 func (s *Subscription) Events() <-chan Event { return s.sink.C() }
+
+// Snapshot returns the status of the jobs the subscription watches as of
+// the moment it began: the one job of a WithJob subscription, or the live
+// jobs. Every event published after it is delivered (within the
+// subscription's policy), so the snapshot and the events together leave
+// no gap. The slice is the caller's own.
+func (s *Subscription) Snapshot() []JobStatus { return slices.Clone(s.snapshot) }
 
 // Stats returns the subscription's counters.
 func (s *Subscription) Stats() SubscriptionStats {
@@ -80,6 +156,34 @@ func (s *Subscription) Policy() Policy { return s.policy }
 // to call more than once. A reader that stops reading before the
 // channel is closed must call Close to release what the subscription holds.
 func (s *Subscription) Close() {
-	s.r.unsubscribe(s)
+	s.r.hub.Remove(s.sink)
 	s.sink.Close()
+}
+
+// Policy says what a subscription does when its reader falls so far behind
+// that its backlog is full. The zero value is not a valid policy.
+type Policy uint8
+
+const (
+	// Lagging (the default, for services) drops the events that do not
+	// fit and delivers in their place one EventLagged naming the range of
+	// sequence numbers lost. The reader can then resynchronise from
+	// GetStatus. The Runner and its jobs never wait.
+	Lagging = Policy(delivery.Lagging)
+	// Lossless (for tests and audit trails) loses nothing: while the
+	// backlog is full, Start waits (honouring its context) for the reader
+	// to catch up. Jobs already running never wait; their events are
+	// queued beyond the bound, which the number of running jobs bounds.
+	Lossless = Policy(delivery.Lossless)
+)
+
+// String returns "lagging" or "lossless".
+func (p Policy) String() string {
+	switch p {
+	case Lagging:
+		return "lagging"
+	case Lossless:
+		return "lossless"
+	}
+	return fmt.Sprintf("Policy(%d)", uint8(p))
 }

@@ -1,14 +1,58 @@
 package bgjob
 
 import (
+	"encoding/json"
+	"slices"
 	"time"
+
+	"github.com/bgjob/bgjob/internal/timeline"
 )
 
-// MaxTimeline is the most points a job's timeline holds. A run that goes
-// on longer is downsampled: every other sample is dropped and samples are
-// taken half as often, so a week-long run fits in the same memory as a
-// minute-long one, at a coarser grain.
-const MaxTimeline = 512
+// MaxTimeline is the most points a job's own timeline holds: at most 256
+// progress samples, 32 each of pauses, resumes, stalls and ends of stalls,
+// and 128 resource samples of its own thread, each kind bounded apart so
+// that none crowds out another. A run that goes on longer is thinned, each
+// kind on its own: every other point is dropped and progress and resource
+// samples are taken half as often, so a week-long run fits in the same
+// memory as a minute-long one, at a coarser grain, with every kind still
+// covering the whole run. The Runner's resource samples, merged in when a
+// timeline is read, are bounded the same way (MaxTimeline more).
+const MaxTimeline = timelineProgressCap + 4*timelineStateCap + timelineResourceCap
+
+const (
+	timelineProgressCap = 256
+	timelineStateCap    = 32 // for each kind of state change
+	timelineResourceCap = 128
+	// maxTimelineMessage bounds the message a progress point keeps: a
+	// timeline is for the shape of a run, the full message is in the
+	// status and the events.
+	maxTimelineMessage = 128
+)
+
+// The timeline's classes of points, each bounded on its own. Each kind of
+// state change has its own class: thinning a class that alternates
+// (paused, resumed, paused, …) could keep one kind only.
+const (
+	classProgress timeline.Class = iota
+	classPaused
+	classResumed
+	classStalled
+	classUnstalled
+	classResources
+)
+
+// timelineClasses configures a job's timeline.
+func timelineClasses(cfg *runnerConfig) []timeline.ClassConfig {
+	state := timeline.ClassConfig{Cap: timelineStateCap}
+	return []timeline.ClassConfig{
+		classProgress:  {Cap: timelineProgressCap, Every: cfg.progressInterval},
+		classPaused:    state,
+		classResumed:   state,
+		classStalled:   state,
+		classUnstalled: state,
+		classResources: {Cap: timelineResourceCap, Every: cfg.resourceInterval},
+	}
+}
 
 // TimelineKind says what a TimelinePoint records.
 type TimelineKind string
@@ -31,7 +75,8 @@ type TimelinePoint struct {
 
 	Percent float64 `json:"percent"`
 	Step    int64   `json:"step,omitempty"`
-	// Message is set when it changed since the previous progress point.
+	// Message is set when it changed since the previous progress point,
+	// cut at 128 bytes.
 	Message string `json:"message,omitempty"`
 
 	// Resources is set for TimelineResources points.
@@ -45,103 +90,75 @@ type TimelinePoint struct {
 // goroutine carries pprof labels.
 type Resources struct {
 	// CPU is the process's CPU time (user and system) so far.
-	CPU time.Duration `json:"cpu_seconds"`
+	CPU time.Duration
 	// RSS is the process's resident memory, in bytes (Linux).
-	RSS uint64 `json:"rss_bytes"`
+	RSS uint64
 	// Heap is the Go heap in use by live and not yet swept objects.
-	Heap uint64 `json:"heap_bytes"`
+	Heap uint64
 	// Goroutines is the number of goroutines.
-	Goroutines int `json:"goroutines"`
+	Goroutines int
 	// ThreadCPU is the CPU time of the job's own OS thread (LockOSThread
 	// on Linux only).
-	ThreadCPU time.Duration `json:"thread_cpu_seconds,omitempty"`
+	ThreadCPU time.Duration
 }
 
-// timeline is a job's bounded timeline. Guarded by the job's mutex.
-type timeline struct {
-	points      []TimelinePoint
-	every       time.Duration // the least time between two progress samples
-	lastSample  time.Time
-	lastMessage string
-	resEvery    time.Duration // the same for resource samples
-	lastRes     time.Time
+type resourcesJSON struct {
+	CPUSeconds       float64 `json:"cpu_seconds"`
+	RSS              uint64  `json:"rss_bytes"`
+	Heap             uint64  `json:"heap_bytes"`
+	Goroutines       int     `json:"goroutines"`
+	ThreadCPUSeconds float64 `json:"thread_cpu_seconds,omitempty"`
 }
 
-// addResources records a resource sample pt, if one is due.
-func (t *timeline) addResources(pt TimelinePoint, interval time.Duration) {
-	if t.resEvery < interval {
-		t.resEvery = interval
-	}
-	if !t.lastRes.IsZero() && pt.Time.Sub(t.lastRes) < t.resEvery {
-		return
-	}
-	t.lastRes = pt.Time
-	t.add(pt)
+// MarshalJSON encodes the sample with CPU times in seconds.
+func (r Resources) MarshalJSON() ([]byte, error) {
+	return json.Marshal(resourcesJSON{r.CPU.Seconds(), r.RSS, r.Heap, r.Goroutines, r.ThreadCPU.Seconds()})
 }
 
-// addProgress records p at now, if a sample is due.
-func (t *timeline) addProgress(now time.Time, p progressValues, interval time.Duration) {
-	if t.every < interval {
-		t.every = interval
+// UnmarshalJSON decodes the form MarshalJSON writes.
+func (r *Resources) UnmarshalJSON(b []byte) error {
+	var w resourcesJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
 	}
-	if !t.lastSample.IsZero() && now.Sub(t.lastSample) < t.every {
-		return
-	}
-	t.lastSample = now
-	pt := TimelinePoint{Time: now, Kind: TimelineProgress, Percent: p.percent, Step: p.step}
-	if p.message != t.lastMessage {
-		pt.Message = p.message
-		t.lastMessage = p.message
-	}
-	t.add(pt)
+	*r = Resources{seconds(w.CPUSeconds), w.RSS, w.Heap, w.Goroutines, seconds(w.ThreadCPUSeconds)}
+	return nil
 }
 
-// add appends pt, downsampling first if the timeline is full.
-func (t *timeline) add(pt TimelinePoint) {
-	if len(t.points) >= MaxTimeline {
-		t.downsample()
+// addStateLocked adds a state change of the given kind to the timeline.
+func (j *job) addStateLocked(now time.Time, kind TimelineKind, p progressValues) {
+	var class timeline.Class
+	switch kind {
+	case TimelinePaused:
+		class = classPaused
+	case TimelineResumed:
+		class = classResumed
+	case TimelineStalled:
+		class = classStalled
+	default:
+		class = classUnstalled
 	}
-	t.points = append(t.points, pt)
+	j.timeline.Add(class, now, TimelinePoint{Time: now, Kind: kind, Percent: p.percent, Step: p.step})
 }
 
-// downsample keeps every other sample (progress and resources), all the
-// state changes while they fit, and the first and last points; then halves
-// the sampling rate.
-func (t *timeline) downsample() {
-	kept := t.points[:0]
-	odd := false
-	for i, pt := range t.points {
-		sample := pt.Kind == TimelineProgress || pt.Kind == TimelineResources
-		if sample && i != 0 && i != len(t.points)-1 {
-			odd = !odd
-			if odd {
-				continue
-			}
-		}
-		kept = append(kept, pt)
-	}
-	clear(t.points[len(kept):])
-	t.points = kept
-	if len(t.points) >= MaxTimeline*3/4 {
-		// Mostly state changes: thin those too, oldest half first.
-		half := len(t.points) / 2
-		t.points = append(t.points[:0], t.points[half:]...)
-	}
-	t.every *= 2
-	t.resEvery *= 2
-}
-
-func (t *timeline) copy() []TimelinePoint { return copyPoints(t.points) }
-
-// copyPoints copies points deeply, so that no caller shares a sample with
-// another.
-func copyPoints(points []TimelinePoint) []TimelinePoint {
-	if len(points) == 0 {
+// timelineLocked returns a deep copy of the job's own timeline.
+func (j *job) timelineLocked() []TimelinePoint {
+	if j.timeline == nil {
 		return nil
 	}
-	out := append([]TimelinePoint(nil), points...)
-	for i := range out {
-		if r := out[i].Resources; r != nil {
+	return pointValues(j.timeline.Points())
+}
+
+// pointValues returns the values of pts, deep copied, so that no caller
+// shares a sample with another.
+func pointValues(pts []timeline.Point[TimelinePoint]) []TimelinePoint {
+	if len(pts) == 0 {
+		return nil
+	}
+	out := make([]TimelinePoint, len(pts))
+	for i, pt := range pts {
+		out[i] = pt.Value
+		if r := pt.Value.Resources; r != nil {
 			c := *r
 			out[i].Resources = &c
 		}
@@ -149,23 +166,38 @@ func copyPoints(points []TimelinePoint) []TimelinePoint {
 	return out
 }
 
-// Timeline returns a copy of the job's timeline, oldest first: its
-// progress samples, pauses and stalls (at most MaxTimeline points), merged
-// with the Runner's resource samples taken while it ran (at most
-// MaxTimeline more).
-func (h *Handle) Timeline() []TimelinePoint {
-	j := h.j
-	j.mu.Lock()
-	own, from, to := j.timeline.copy(), j.startTime, j.endTime
-	j.mu.Unlock()
-	return j.r.withSamples(own, from, to)
-}
-
-// Logs returns a copy of the tail of the job's log, oldest first, at most
-// WithLogLimit lines.
-func (h *Handle) Logs() []LogRecord {
-	j := h.j
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.logsLocked()
+// withSamples merges into a job's own timeline points the Runner's resource
+// samples taken while it ran, from to to (zero: still running). The
+// samples are kept once for all jobs, so that a hundred thousand parked
+// jobs do not each keep a copy.
+func (r *Runner) withSamples(own []TimelinePoint, from, to time.Time) []TimelinePoint {
+	if from.IsZero() {
+		return own
+	}
+	r.mu.Lock()
+	shared := pointValues(r.samples.Window(from, to))
+	r.mu.Unlock()
+	if len(shared) == 0 {
+		return own
+	}
+	// A job on its own thread has its own samples, with its thread's CPU
+	// time, at the same instants: keep those.
+	taken := make(map[time.Time]bool)
+	for _, pt := range own {
+		if pt.Kind == TimelineResources {
+			taken[pt.Time] = true
+		}
+	}
+	if len(taken) > 0 {
+		shared = slices.DeleteFunc(shared, func(pt TimelinePoint) bool { return taken[pt.Time] })
+	}
+	merged := make([]TimelinePoint, 0, len(own)+len(shared))
+	for len(own) > 0 || len(shared) > 0 {
+		if len(shared) == 0 || (len(own) > 0 && !own[0].Time.After(shared[0].Time)) {
+			merged, own = append(merged, own[0]), own[1:]
+		} else {
+			merged, shared = append(merged, shared[0]), shared[1:]
+		}
+	}
+	return merged
 }

@@ -38,9 +38,12 @@ func BenchmarkStart(b *testing.B) {
 	})
 	b.Run("bgjob-subscribed", func(b *testing.B) {
 		r := newRunner(b)
-		events := r.Events()
+		sub, err := r.Subscribe()
+		if err != nil {
+			b.Fatal(err)
+		}
 		go func() {
-			for range events {
+			for range sub.Events() {
 			}
 		}()
 		startAndWait(b, r)

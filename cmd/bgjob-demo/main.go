@@ -44,7 +44,7 @@ type options struct {
 
 func main() {
 	var o options
-	flag.IntVar(&o.jobs, "jobs", 3, "number of training jobs to run at once")
+	flag.IntVar(&o.jobs, "jobs", 3, "number of training jobs in all (-limit of them run at a time)")
 	flag.IntVar(&o.epochs, "epochs", 30, "epochs per training job")
 	flag.IntVar(&o.samples, "samples", 60000, "training samples per job")
 	flag.BoolVar(&o.fail, "fail", false, "add a job whose training diverges and fails")
@@ -88,7 +88,11 @@ func run(ctx context.Context, out io.Writer, o options) (int, error) {
 	if err != nil {
 		return 2, err
 	}
-	events := r.Events() // before the first Start, so that nothing is missed
+	sub, err := r.Subscribe() // before the first Start, so that nothing is missed
+	if err != nil {
+		return 2, err
+	}
+	events := sub.Events()
 
 	var handles []*bgjob.Handle
 	startJob := func(name string, c trainConfig) error {
@@ -185,7 +189,11 @@ func run(ctx context.Context, out io.Writer, o options) (int, error) {
 		}
 	}
 	p.clearLive()
-	code := summary(out, r.GetStatus())
+	final := make([]bgjob.JobStatus, len(handles))
+	for i, h := range handles {
+		final[i] = h.Status()
+	}
+	code := summary(out, final)
 	runs(out, r)
 	return code, nil
 }
@@ -193,15 +201,15 @@ func run(ctx context.Context, out io.Writer, o options) (int, error) {
 // runs prints, for each finished run, the tail of its log and a sketch of
 // its timeline, from the Runner's history.
 func runs(out io.Writer, r *bgjob.Runner) {
-	all := slices.Collect(r.Runs(bgjob.RunFilter{}))
-	slices.SortFunc(all, func(a, b bgjob.Run) int { return int(a.WorkerID - b.WorkerID) })
+	all := slices.Collect(r.History(bgjob.HistoryFilter{}))
+	slices.SortFunc(all, func(a, b bgjob.JobRecord) int { return int(a.WorkerID - b.WorkerID) })
 	for _, run := range all {
 		fmt.Fprintf(out, "\n%s (%s): %s\n", run.Name, run.State, timelineSketch(run.Timeline))
 		logs := run.Logs[max(0, len(run.Logs)-3):]
 		for _, l := range logs {
 			line := fmt.Sprintf("  %s %-5s %s", l.Time.Format("15:04:05.000"), l.Level, l.Message)
 			for _, a := range l.Attrs {
-				line += " " + a.Key + "=" + a.Value
+				line += " " + a.Key + "=" + a.Value.String()
 			}
 			fmt.Fprintln(out, line)
 		}
@@ -235,8 +243,14 @@ func timelineSketch(tl []bgjob.TimelinePoint) string {
 		}
 		spark = append(thin, spark[len(spark)-1])
 	}
-	return fmt.Sprintf("%s  %d points, %d pause(s), %d stall(s), peak heap %.1f MB, RSS %.1f MB",
-		string(spark), len(tl), pauses, stalls, float64(heap)/1e6, float64(rss)/1e6)
+	line := fmt.Sprintf("%s  %d points, %d pause(s), %d stall(s)", string(spark), len(tl), pauses, stalls)
+	if heap > 0 {
+		line += fmt.Sprintf(", peak heap %.1f MB", float64(heap)/1e6)
+	}
+	if rss > 0 {
+		line += fmt.Sprintf(", RSS %.1f MB", float64(rss)/1e6)
+	}
+	return line
 }
 
 // printer writes events the way an operator reads them.
@@ -323,10 +337,9 @@ func (p *printer) clearLive() {
 }
 
 // summary prints one line per job and returns the exit status.
-func summary(out io.Writer, st bgjob.RunnerStatus) int {
+func summary(out io.Writer, jobs []bgjob.JobStatus) int {
 	fmt.Fprintln(out, "\nSummary:")
 	code := 0
-	jobs := slices.SortedFunc(slices.Values(st.Jobs), func(a, b bgjob.JobStatus) int { return int(a.WorkerID - b.WorkerID) })
 	for _, j := range jobs {
 		line := fmt.Sprintf("  %-14s %-9s %7s run %7s queued %7s paused  %s", j.Name, j.State,
 			bgjob.FormatDuration(j.Duration), bgjob.FormatDuration(j.QueueWait), bgjob.FormatDuration(j.Paused), j.Message)

@@ -1,8 +1,8 @@
 // Package delivery moves values from producers that must never block to one
 // consumer that reads a channel at its own pace.
 //
-// A Sink sits between the Runner and one subscriber. Producers call Push and
-// PushLatest; both return at once whatever the consumer does. Values the
+// A Sink sits between the Runner and one subscriber. Producers call Push,
+// PushFold and PushLog; each returns at once whatever the consumer does. Values the
 // channel cannot take right now wait in a queue whose size the Sink bounds
 // according to its policy, and one goroutine per Sink (the pump) feeds the
 // channel from that queue. The pump runs only while the queue is not empty,
@@ -13,6 +13,7 @@
 package delivery
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -32,7 +33,7 @@ const (
 )
 
 // Config configures a Sink.
-type Config[T any] struct {
+type Config[K comparable, T any] struct {
 	// Buffer is the capacity of the channel.
 	Buffer int
 	// Backlog bounds the values held behind the channel, in the queue or
@@ -41,12 +42,19 @@ type Config[T any] struct {
 	// Policy is Lagging or Lossless.
 	Policy Policy
 	// Lagged builds the notice delivered in place of the values dropped
-	// with sequence numbers first to last (Lagging only).
-	Lagged func(first, last uint64) T
-	// Renumber sets the sequence number of v. A value that replaces
-	// another one takes over its sequence number, so that the channel
-	// delivers sequence numbers in increasing order.
-	Renumber func(v *T, seq uint64)
+	// with sequence numbers first to last (Lagging only). keys are the
+	// keys of the values dropped, at most MaxLagKeys of them; more says
+	// that there were others.
+	Lagged func(first, last uint64, keys []K, more bool) T
+	// Stamp sets, on the copy of v about to be delivered, its sequence
+	// number and how many older values of its key it replaced. A value
+	// that replaces another one takes over its sequence number, so that
+	// the channel delivers sequence numbers in increasing order.
+	Stamp func(v *T, seq uint64, folded int)
+	// Clone, if set, makes the copy of a value that goes into the
+	// channel, so that each consumer gets values of its own even when a
+	// value holds slices; a plain copy otherwise.
+	Clone func(v *T) T
 	// OnSpace, if set, is called (without locks held) when a Lossless
 	// Sink's backlog falls below its bound.
 	OnSpace func()
@@ -58,7 +66,7 @@ type Config[T any] struct {
 // Stats counts what happened to the values pushed into a Sink.
 type Stats struct {
 	Delivered  uint64 // values received by the channel, notices included
-	Coalesced  uint64 // latest values replaced by a newer one before delivery
+	Coalesced  uint64 // foldable values replaced by a newer one before delivery
 	Lost       uint64 // values dropped because the backlog was full (Lagging)
 	Lags       uint64 // notices of lost values queued
 	LogDropped uint64 // values pushed with PushLog dropped, oldest first
@@ -69,19 +77,41 @@ type Stats struct {
 type kind uint8
 
 const (
-	kindValue  kind = iota + 1 // delivered as is
-	kindLatest                 // may be replaced by a newer value for the same key
-	kindLag                    // a notice of values dropped
+	kindValue kind = iota + 1 // delivered as is
+	kindFold                  // may be replaced by a newer foldable value of its key
+	kindLag                   // a notice of values dropped
 )
 
+// MaxLagKeys bounds the keys one lag notice names; beyond it the notice
+// says only that there were more.
+const MaxLagKeys = 64
+
 type entry[K comparable, T any] struct {
-	kind     kind
-	counted  bool // counts against the backlog bound
-	key      K
-	seq      uint64 // its sequence number; for kindLatest, the first value's
-	v        *T
-	lagFirst uint64
-	lagLast  uint64
+	kind    kind
+	counted bool // counts against the backlog bound
+	key     K
+	seq     uint64 // its sequence number; for kindFold, the first value's
+	v       *T
+	folded  int // older values of the key this one replaced
+	lag     *lagNotice[K]
+}
+
+// lagNotice is what a kindLag entry says was lost.
+type lagNotice[K comparable] struct {
+	first, last uint64
+	keys        []K
+	more        bool
+}
+
+func (n *lagNotice[K]) addKey(k K) {
+	if slices.Contains(n.keys, k) || n.more {
+		return
+	}
+	if len(n.keys) == MaxLagKeys {
+		n.more = true
+		return
+	}
+	n.keys = append(n.keys, k)
 }
 
 // batchSize is how many queued values the pump takes per lock: enough to
@@ -91,7 +121,7 @@ const batchSize = 64
 
 // Sink delivers values to one channel. It is safe for concurrent use.
 type Sink[K comparable, T any] struct {
-	cfg  Config[T]
+	cfg  Config[K, T]
 	out  chan T
 	stop chan struct{} // closed by Close to wake a pump blocked on send
 
@@ -107,7 +137,7 @@ type Sink[K comparable, T any] struct {
 	mu        sync.Mutex
 	q         ring.Queue[entry[K, T]]
 	logs      ring.Queue[logEntry[T]] // merged with q by sequence number
-	latest    map[K]uint64            // position in q of the replaceable value per key
+	newest    map[K]uint64            // position in q of each key's newest entry
 	lastLag   uint64                  // position in q of the newest lag notice, plus one
 	pumping   bool                    // a pump goroutine owns the send side
 	finishing bool                    // no more pushes will come; close when drained
@@ -116,12 +146,12 @@ type Sink[K comparable, T any] struct {
 }
 
 // New returns a Sink. Buffer and Backlog must already be validated.
-func New[K comparable, T any](cfg Config[T]) *Sink[K, T] {
+func New[K comparable, T any](cfg Config[K, T]) *Sink[K, T] {
 	return &Sink[K, T]{
 		cfg:    cfg,
 		out:    make(chan T, cfg.Buffer),
 		stop:   make(chan struct{}),
-		latest: make(map[K]uint64),
+		newest: make(map[K]uint64),
 	}
 }
 
@@ -129,19 +159,20 @@ func New[K comparable, T any](cfg Config[T]) *Sink[K, T] {
 // Finish once everything queued has been received, or at Close.
 func (s *Sink[K, T]) C() <-chan T { return s.out }
 
-// Push queues v for delivery after everything pushed before it.
-// seq is v's sequence number; it names v in a lag notice if v is dropped.
-func (s *Sink[K, T]) Push(seq uint64, v *T) {
+// Push queues v, a value of key, for delivery after everything pushed
+// before it. seq is v's sequence number; it names v in a lag notice if v
+// is dropped. v is never replaced.
+func (s *Sink[K, T]) Push(key K, seq uint64, v *T) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.takenLocked(v) {
 		return
 	}
 	if s.cfg.Policy == Lagging && s.fullLocked() {
-		s.dropLocked(seq)
+		s.dropLocked(key, seq)
 		return
 	}
-	s.appendLocked(entry[K, T]{kind: kindValue, counted: true, seq: seq, v: v})
+	s.newest[key] = s.appendLocked(entry[K, T]{kind: kindValue, counted: true, key: key, seq: seq, v: v})
 }
 
 // PushLog queues v like Push, but under the log bound instead of the
@@ -169,34 +200,39 @@ type logEntry[T any] struct {
 	v   *T
 }
 
-// PushLatest queues v for delivery like Push, except that a value for the
-// same key still waiting in the queue is replaced by v where it stands
-// (latest value wins) instead of v being queued behind it.
-func (s *Sink[K, T]) PushLatest(key K, seq uint64, v *T) {
+// PushFold queues v like Push, except that when the newest value of key
+// still waiting in the queue is itself foldable, v replaces it where it
+// stands instead of being queued behind it: the reader gets the newest
+// value, in the place of the oldest, and the key's values stay in order
+// because nothing of that key waits between the two. A key thus holds at
+// most one foldable value between two of its other values, which is what
+// bounds a Lossless Sink: foldable values do not count against its
+// backlog.
+func (s *Sink[K, T]) PushFold(key K, seq uint64, v *T) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed || s.finishing {
 		return
 	}
-	if pos, ok := s.latest[key]; ok && pos >= s.lastLag {
+	if pos, ok := s.newest[key]; ok && pos >= s.lastLag {
 		// A value after the newest lag notice can be replaced without
-		// changing what that notice says was lost. It is delivered under
-		// the sequence number of the value it replaces (see Renumber).
-		s.q.At(pos).v = v
-		s.stats.Coalesced++
-		return
+		// changing what that notice says was lost.
+		if e := s.q.At(pos); e != nil && e.kind == kindFold {
+			e.v = v
+			e.folded++
+			s.stats.Coalesced++
+			return
+		}
 	}
 	if s.trySendLocked(v) {
 		return
 	}
-	// Lossless keeps one replaceable value per key, which the number of
-	// live keys bounds, so it is not counted against the backlog bound.
 	counted := s.cfg.Policy == Lagging
 	if counted && s.fullLocked() {
-		s.dropLocked(seq)
+		s.dropLocked(key, seq)
 		return
 	}
-	s.latest[key] = s.appendLocked(entry[K, T]{kind: kindLatest, counted: counted, key: key, seq: seq, v: v})
+	s.newest[key] = s.appendLocked(entry[K, T]{kind: kindFold, counted: counted, key: key, seq: seq, v: v})
 }
 
 // Full reports whether the backlog has reached its bound.
@@ -242,7 +278,7 @@ func (s *Sink[K, T]) Close() {
 	s.closed = true
 	s.q.Clear()
 	s.logs.Clear()
-	clear(s.latest)
+	clear(s.newest)
 	s.backlog.Store(0)
 	close(s.stop)
 	if !s.pumping {
@@ -263,12 +299,19 @@ func (s *Sink[K, T]) trySendLocked(v *T) bool {
 		return false
 	}
 	select {
-	case s.out <- *v:
+	case s.out <- s.copyOf(v):
 		s.delivered.Add(1)
 		return true
 	default:
 		return false
 	}
+}
+
+func (s *Sink[K, T]) copyOf(v *T) T {
+	if s.cfg.Clone != nil {
+		return s.cfg.Clone(v)
+	}
+	return *v
 }
 
 func (s *Sink[K, T]) appendLocked(e entry[K, T]) uint64 {
@@ -294,22 +337,25 @@ func (s *Sink[K, T]) startPumpLocked() {
 	}
 }
 
-// dropLocked records that the value with sequence number seq was lost.
-// Consecutive losses extend one notice; the notice itself may take the
-// backlog one past its bound.
-func (s *Sink[K, T]) dropLocked(seq uint64) {
+// dropLocked records that the value of key with sequence number seq was
+// lost. Consecutive losses extend one notice; the notice itself may take
+// the backlog one past its bound.
+func (s *Sink[K, T]) dropLocked(key K, seq uint64) {
 	s.stats.Lost++
 	if back := s.q.Back(); back != nil && back.kind == kindLag {
 		// Extend the notice only if nothing was kept since its last loss:
 		// a log value queued in its own lane after it would be delivered
 		// after the notice that claimed its number.
-		if lg := s.logs.Back(); lg == nil || lg.seq < back.lagLast {
-			back.lagLast = seq
+		if lg := s.logs.Back(); lg == nil || lg.seq < back.lag.last {
+			back.lag.last = seq
+			back.lag.addKey(key)
 			return
 		}
 	}
 	s.stats.Lags++
-	pos := s.appendLocked(entry[K, T]{kind: kindLag, counted: true, seq: seq, lagFirst: seq, lagLast: seq})
+	n := &lagNotice[K]{first: seq, last: seq}
+	n.addKey(key)
+	pos := s.appendLocked(entry[K, T]{kind: kindLag, counted: true, seq: seq, lag: n})
 	s.lastLag = pos + 1
 }
 
@@ -318,6 +364,8 @@ func (s *Sink[K, T]) dropLocked(seq uint64) {
 // takes values a batch at a time, so that a reader keeping up with a fast
 // producer costs one lock per batch rather than one per value.
 func (s *Sink[K, T]) pump() {
+	// The batch is reused, and values are stamped in place in it, so that
+	// delivering a value allocates nothing.
 	var batch []sendItem[T] // grows to batchSize only for a reader far behind
 	for {
 		s.mu.Lock()
@@ -334,7 +382,7 @@ func (s *Sink[K, T]) pump() {
 			// that log values keep their place among the others.
 			if lg := s.logs.At(s.logs.Head()); lg != nil {
 				if e := s.q.At(s.q.Head()); e == nil || lg.seq < e.seq {
-					v := *lg.v
+					v := s.copyOf(lg.v)
 					s.logs.Pop()
 					batch = append(batch, sendItem[T]{v: v})
 					continue
@@ -345,20 +393,20 @@ func (s *Sink[K, T]) pump() {
 			if !ok {
 				break
 			}
-			it := sendItem[T]{counted: e.counted}
+			if e.kind != kindLag && s.newest[e.key] == pos {
+				delete(s.newest, e.key)
+			}
+			batch = append(batch, sendItem[T]{counted: e.counted})
+			it := &batch[len(batch)-1]
 			switch e.kind {
 			case kindLag:
-				it.v = s.cfg.Lagged(e.lagFirst, e.lagLast)
-			case kindLatest:
-				if s.latest[e.key] == pos {
-					delete(s.latest, e.key)
-				}
-				it.v = *e.v
-				s.cfg.Renumber(&it.v, e.seq)
+				it.v = s.cfg.Lagged(e.lag.first, e.lag.last, e.lag.keys, e.lag.more)
+			case kindFold:
+				it.v = s.copyOf(e.v)
+				s.cfg.Stamp(&it.v, e.seq, e.folded)
 			default:
-				it.v = *e.v
+				it.v = s.copyOf(e.v)
 			}
-			batch = append(batch, it)
 		}
 		if len(batch) == 0 {
 			s.pumping = false

@@ -15,18 +15,27 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // item is a test value: its sequence number and a label.
 type item struct {
-	seq   uint64
-	label string
-	lag   [2]uint64
+	seq    uint64
+	label  string
+	lag    [2]uint64
+	keys   []string
+	more   bool
+	folded int
 }
 
+func lagged(first, last uint64, keys []string, more bool) item {
+	return item{label: "lag", lag: [2]uint64{first, last}, keys: append([]string(nil), keys...), more: more}
+}
+
+func stamp(v *item, seq uint64, folded int) { v.seq, v.folded = seq, folded }
+
 func newSink(buffer, backlog int, p Policy) *Sink[string, item] {
-	return New[string](Config[item]{
-		Buffer:   buffer,
-		Backlog:  backlog,
-		Policy:   p,
-		Lagged:   func(first, last uint64) item { return item{label: "lag", lag: [2]uint64{first, last}} },
-		Renumber: func(v *item, seq uint64) { v.seq = seq },
+	return New[string](Config[string, item]{
+		Buffer:  buffer,
+		Backlog: backlog,
+		Policy:  p,
+		Lagged:  lagged,
+		Stamp:   stamp,
 	})
 }
 
@@ -41,7 +50,7 @@ func drain(s *Sink[string, item]) []item {
 func TestFastPathUsesNoGoroutine(t *testing.T) {
 	s := newSink(4, 10, Lagging)
 	for i := uint64(1); i <= 4; i++ {
-		s.Push(i, &item{seq: i})
+		s.Push("k", i, &item{seq: i})
 	}
 	s.mu.Lock()
 	assert.False(t, s.pumping, "values that fit in the channel go straight in")
@@ -55,7 +64,7 @@ func TestOrderIsKeptThroughTheQueue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newSink(2, 1000, Lossless)
 		for i := uint64(1); i <= 500; i++ {
-			s.Push(i, &item{seq: i})
+			s.Push("k", i, &item{seq: i})
 		}
 		synctest.Wait()
 		// Two in the channel; the rest queued or in the pump's hands.
@@ -72,18 +81,20 @@ func TestOrderIsKeptThroughTheQueue(t *testing.T) {
 func TestLatestReplacesInPlaceAndKeepsItsNumber(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newSink(0, 100, Lossless) // unbuffered: everything waits
-		s.Push(1, &item{seq: 1, label: "a-info"})
-		s.PushLatest("a", 2, &item{seq: 2, label: "a-10%"})
-		s.Push(3, &item{seq: 3, label: "b-info"})
-		s.PushLatest("a", 4, &item{seq: 4, label: "a-20%"})
-		s.PushLatest("a", 5, &item{seq: 5, label: "a-30%"})
-		s.Push(6, &item{seq: 6, label: "a-complete"})
+		s.Push("a", 1, &item{seq: 1, label: "a-info"})
+		synctest.Wait() // the pump holds a-info, blocked on the reader
+		s.PushFold("a", 2, &item{seq: 2, label: "a-10%"})
+		s.Push("b", 3, &item{seq: 3, label: "b-info"})
+		s.PushFold("a", 4, &item{seq: 4, label: "a-20%"})
+		s.PushFold("a", 5, &item{seq: 5, label: "a-30%"})
+		s.Push("a", 6, &item{seq: 6, label: "a-complete"})
 		s.Finish()
 		got := drain(s)
 		require.Len(t, got, 4)
 		assert.Equal(t, []string{"a-info", "a-30%", "b-info", "a-complete"},
 			[]string{got[0].label, got[1].label, got[2].label, got[3].label})
 		assert.Equal(t, uint64(2), got[1].seq, "the replacement takes the replaced value's number")
+		assert.Equal(t, 2, got[1].folded, "and says how many it replaced")
 		st := s.Stats()
 		assert.Equal(t, uint64(2), st.Coalesced)
 		assert.Equal(t, uint64(4), st.Delivered)
@@ -93,11 +104,11 @@ func TestLatestReplacesInPlaceAndKeepsItsNumber(t *testing.T) {
 func TestLatestAfterDeliveryIsQueuedAgain(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newSink(0, 100, Lagging)
-		s.PushLatest("a", 1, &item{seq: 1, label: "first"})
+		s.PushFold("a", 1, &item{seq: 1, label: "first"})
 		synctest.Wait()
 		v := <-s.C()
 		assert.Equal(t, "first", v.label)
-		s.PushLatest("a", 2, &item{seq: 2, label: "second"})
+		s.PushFold("a", 2, &item{seq: 2, label: "second"})
 		s.Finish()
 		got := drain(s)
 		require.Len(t, got, 1)
@@ -109,7 +120,7 @@ func TestLaggingDropsAndNamesTheRange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newSink(0, 3, Lagging)
 		for i := uint64(1); i <= 10; i++ {
-			s.Push(i, &item{seq: i})
+			s.Push("k", i, &item{seq: i})
 		}
 		synctest.Wait()
 		st := s.Stats()
@@ -126,7 +137,7 @@ func TestLaggingDropsAndNamesTheRange(t *testing.T) {
 		lag := <-s.C()
 		assert.Equal(t, "lag", lag.label)
 		assert.Equal(t, [2]uint64{4, 10}, lag.lag)
-		s.Push(11, &item{seq: 11})
+		s.Push("k", 11, &item{seq: 11})
 		s.Finish()
 		got := drain(s)
 		require.Len(t, got, 1)
@@ -137,14 +148,14 @@ func TestLaggingDropsAndNamesTheRange(t *testing.T) {
 func TestLaggingLatestIsNotReplacedAcrossALagNotice(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newSink(0, 3, Lagging) // what the pump holds counts too
-		s.Push(1, &item{seq: 1, label: "in flight"})
+		s.Push("k", 1, &item{seq: 1, label: "in flight"})
 		synctest.Wait()
-		s.PushLatest("a", 2, &item{seq: 2, label: "a-old"})
-		s.Push(3, &item{seq: 3, label: "fills"})
-		s.Push(4, &item{seq: 4, label: "lost"}) // lag notice {4,4}
+		s.PushFold("a", 2, &item{seq: 2, label: "a-old"})
+		s.Push("k", 3, &item{seq: 3, label: "fills"})
+		s.Push("k", 4, &item{seq: 4, label: "lost"}) // lag notice {4,4}
 		// A replacement now would carry seq 5 before the notice that
 		// names 4 as lost; 5 must be lost too instead.
-		s.PushLatest("a", 5, &item{seq: 5, label: "a-new"})
+		s.PushFold("a", 5, &item{seq: 5, label: "a-new"})
 		s.Finish()
 		got := drain(s)
 		labels := make([]string, len(got))
@@ -160,20 +171,20 @@ func TestLosslessFullAndOnSpace(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var mu sync.Mutex
 		spaces := 0
-		s := New[string](Config[item]{
+		s := New[string](Config[string, item]{
 			Buffer: 0, Backlog: 2, Policy: Lossless,
-			Renumber: func(*item, uint64) {},
-			OnSpace:  func() { mu.Lock(); spaces++; mu.Unlock() },
+			Stamp:   func(*item, uint64, int) {},
+			OnSpace: func() { mu.Lock(); spaces++; mu.Unlock() },
 		})
 		assert.False(t, s.Full())
 		for i := uint64(1); i <= 5; i++ {
-			s.Push(i, &item{seq: i}) // never dropped, even past the bound
+			s.Push("k", i, &item{seq: i}) // never dropped, even past the bound
 		}
 		synctest.Wait()
 		assert.True(t, s.Full())
 		// Latest values do not count against the bound.
-		s.PushLatest("a", 6, &item{seq: 6})
-		s.PushLatest("b", 7, &item{seq: 7})
+		s.PushFold("a", 6, &item{seq: 6})
+		s.PushFold("b", 7, &item{seq: 7})
 		assert.Equal(t, 7, s.Stats().Pending)
 		assert.True(t, s.Full())
 		for range 4 {
@@ -194,14 +205,14 @@ func TestCloseWakesABlockedPump(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newSink(0, 10, Lagging)
 		for i := uint64(1); i <= 5; i++ {
-			s.Push(i, &item{seq: i})
+			s.Push("k", i, &item{seq: i})
 		}
 		synctest.Wait() // the pump is blocked on the unread channel
 		s.Close()
 		s.Close()
 		_, open := <-s.C()
 		assert.False(t, open)
-		s.Push(6, &item{seq: 6}) // after Close: ignored
+		s.Push("k", 6, &item{seq: 6}) // after Close: ignored
 		assert.Zero(t, s.Stats().Pending)
 		assert.False(t, s.Full())
 	})
@@ -234,9 +245,9 @@ func TestConcurrentProducers(t *testing.T) {
 				mu.Lock()
 				seq++
 				if i%2 == 0 {
-					s.PushLatest(string(rune('a'+p)), seq, &item{seq: seq})
+					s.PushFold(string(rune('a'+p)), seq, &item{seq: seq})
 				} else {
-					s.Push(seq, &item{seq: seq})
+					s.Push("k", seq, &item{seq: seq})
 				}
 				mu.Unlock()
 			}
@@ -257,15 +268,16 @@ func TestConcurrentProducers(t *testing.T) {
 
 func TestLogsKeepTheirPlaceAndDropOldestFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := New[string](Config[item]{
+		s := New[string](Config[string, item]{
 			Buffer: 0, Backlog: 100, Policy: Lossless, LogBacklog: 3,
-			Renumber: func(v *item, seq uint64) { v.seq = seq },
+			Stamp: stamp,
 		})
-		s.Push(1, &item{seq: 1, label: "info"})
+		s.Push("k", 1, &item{seq: 1, label: "info"})
+		synctest.Wait()
 		for i := uint64(2); i <= 6; i++ {
 			s.PushLog(i, &item{seq: i, label: "log"})
 		}
-		s.Push(7, &item{seq: 7, label: "complete"})
+		s.Push("k", 7, &item{seq: 7, label: "complete"})
 		s.PushLog(8, &item{seq: 8, label: "log"})
 		s.Finish()
 		got := drain(s)
@@ -283,15 +295,15 @@ func TestLogsKeepTheirPlaceAndDropOldestFirst(t *testing.T) {
 
 func TestLagNoticeDoesNotSpanAKeptLogValue(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := New[string](Config[item]{
+		s := New[string](Config[string, item]{
 			Buffer: 0, Backlog: 1, Policy: Lagging, LogBacklog: 10,
-			Lagged:   func(first, last uint64) item { return item{label: "lag", lag: [2]uint64{first, last}} },
-			Renumber: func(v *item, seq uint64) { v.seq = seq },
+			Lagged: lagged,
+			Stamp:  stamp,
 		})
-		s.Push(1, &item{seq: 1})
-		s.Push(2, &item{seq: 2}) // lost
+		s.Push("k", 1, &item{seq: 1})
+		s.Push("k", 2, &item{seq: 2}) // lost
 		s.PushLog(3, &item{seq: 3, label: "log"})
-		s.Push(4, &item{seq: 4}) // lost, under a notice of its own
+		s.Push("k", 4, &item{seq: 4}) // lost, under a notice of its own
 		s.Finish()
 		var got []string
 		for v := range s.C() {
@@ -302,5 +314,109 @@ func TestLagNoticeDoesNotSpanAKeptLogValue(t *testing.T) {
 			got = append(got, fmt.Sprint(v.seq))
 		}
 		assert.Equal(t, []string{"1", "lag 2-2", "3", "lag 4-4"}, got)
+	})
+}
+
+func TestFoldNeverCrossesANewerValueOfItsKey(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSink(0, 100, Lossless)
+		s.Push("a", 1, &item{seq: 1, label: "a-info"})
+		synctest.Wait()
+		s.PushFold("a", 2, &item{seq: 2, label: "a-paused"})
+		s.Push("a", 3, &item{seq: 3, label: "a-abandoned"})
+		s.PushFold("a", 4, &item{seq: 4, label: "a-progress"}) // cannot replace 2: 3 is between
+		s.PushFold("a", 5, &item{seq: 5, label: "a-resumed"})  // replaces 4
+		s.Finish()
+		var labels []string
+		var seqs []uint64
+		for _, v := range drain(s) {
+			labels = append(labels, v.label)
+			seqs = append(seqs, v.seq)
+		}
+		assert.Equal(t, []string{"a-info", "a-paused", "a-abandoned", "a-resumed"}, labels)
+		assert.Equal(t, []uint64{1, 2, 3, 4}, seqs)
+	})
+}
+
+// A stalled Lossless reader of one job paused and resumed without end
+// holds a bounded number of values: the control values fold.
+func TestLosslessControlStormIsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSink(0, 100, Lossless)
+		s.Push("a", 1, &item{seq: 1, label: "info"})
+		synctest.Wait()
+		seq := uint64(1)
+		for i := range 30_000 {
+			seq++
+			label := "paused"
+			if i%2 == 1 {
+				label = "resumed"
+			}
+			s.PushFold("a", seq, &item{seq: seq, label: label})
+		}
+		synctest.Wait()
+		st := s.Stats()
+		// info, and the one folded value queued; the pump may hold one
+		// more it took before the reader stalled, which it can no longer
+		// replace.
+		assert.LessOrEqual(t, st.MaxPending, 3)
+		assert.False(t, s.Full())
+		seq++
+		s.Push("a", seq, &item{seq: seq, label: "complete"})
+		s.Finish()
+		got := drain(s)
+		require.GreaterOrEqual(t, len(got), 3)
+		require.LessOrEqual(t, len(got), 4)
+		assert.Equal(t, "info", got[0].label)
+		assert.Equal(t, "resumed", got[len(got)-2].label, "the newest state wins")
+		assert.Equal(t, "complete", got[len(got)-1].label)
+		control := 0
+		for _, v := range got[1 : len(got)-1] {
+			control += 1 + v.folded
+		}
+		assert.Equal(t, 30_000, control, "every control value is delivered or counted in the one that replaced it")
+		assert.Equal(t, uint64(30_000-(len(got)-2)), s.Stats().Coalesced)
+	})
+}
+
+func TestLagNoticeNamesTheKeysItLost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSink(0, 2, Lagging)
+		s.Push("in-flight", 1, &item{seq: 1})
+		synctest.Wait()
+		s.Push("fills", 2, &item{seq: 2})
+		seq := uint64(2)
+		for i := range MaxLagKeys + 10 {
+			for range 2 { // each key twice: named once
+				seq++
+				s.Push(fmt.Sprint("job-", i), seq, &item{seq: seq})
+			}
+		}
+		s.Finish()
+		got := drain(s)
+		require.Len(t, got, 3)
+		lag := got[2]
+		assert.Equal(t, "lag", lag.label)
+		assert.Equal(t, [2]uint64{3, seq}, lag.lag)
+		assert.Len(t, lag.keys, MaxLagKeys)
+		assert.Equal(t, "job-0", lag.keys[0])
+		assert.True(t, lag.more, "the notice says it could not name them all")
+	})
+}
+
+func TestDeliveryAllocatesNothingPerValue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSink(0, 1<<20, Lossless)
+		v := &item{seq: 1}
+		done := make(chan struct{})
+		go func() {
+			for range s.C() {
+			}
+			close(done)
+		}()
+		allocs := testing.AllocsPerRun(1000, func() { s.PushFold("a", 1, v); s.Push("b", 2, v) })
+		s.Finish()
+		<-done
+		assert.LessOrEqual(t, allocs, 0.1)
 	})
 }

@@ -25,6 +25,69 @@ func Labelled(key, value string) (string, error) {
 	return Filter(buf.String(), key, value), nil
 }
 
+// ByLabel returns, for each value in want, the stacks of the goroutines
+// whose pprof label key has that value, from one goroutine profile: the
+// world stops once however many values are wanted. A value no goroutine
+// carries is absent from the result.
+func ByLabel(key string, want map[string]bool) (map[string]string, error) {
+	var buf bytes.Buffer
+	if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
+		return nil, fmt.Errorf("stacks: writing the goroutine profile: %w", err)
+	}
+	return Group(buf.String(), key, want), nil
+}
+
+// Group splits a goroutine profile written with debug=1 by the value of
+// the label key, keeping the values in want.
+func Group(profile, key string, want map[string]bool) map[string]string {
+	prefix := strconv.Quote(key) + ":"
+	if rest, ok := strings.CutPrefix(profile, "goroutine profile:"); ok {
+		_, profile, _ = strings.Cut(rest, "\n")
+	}
+	out := make(map[string]*strings.Builder)
+	for entry := range strings.SplitSeq(profile, "\n\n") {
+		value, ok := labelValue(labelLine(entry), prefix)
+		if !ok || !want[value] {
+			continue
+		}
+		b := out[value]
+		if b == nil {
+			b = new(strings.Builder)
+			out[value] = b
+		} else {
+			b.WriteString("\n\n")
+		}
+		b.WriteString(strings.TrimRight(entry, "\n"))
+	}
+	groups := make(map[string]string, len(out))
+	for v, b := range out {
+		groups[v] = b.String()
+	}
+	return groups
+}
+
+// labelValue returns the value of the label whose quoted key and colon
+// are prefix, in a label set {"k":"v", …}.
+func labelValue(labels, prefix string) (string, bool) {
+	for i := 0; labels != ""; {
+		j := strings.Index(labels[i:], prefix)
+		if j < 0 {
+			return "", false
+		}
+		start := i + j
+		if start > 0 && (labels[start-1] == '{' || labels[start-1] == ' ') {
+			v, err := strconv.QuotedPrefix(labels[start+len(prefix):])
+			if err != nil {
+				return "", false
+			}
+			u, err := strconv.Unquote(v)
+			return u, err == nil
+		}
+		i = start + 1
+	}
+	return "", false
+}
+
 // Filter returns the entries of a goroutine profile written with debug=1
 // whose labels hold key with value.
 //

@@ -60,3 +60,40 @@ func TestLabelledFindsALiveGoroutine(t *testing.T) {
 }
 
 func waitHere(c <-chan struct{}) { <-c }
+
+func TestGroup(t *testing.T) {
+	got := Group(profile, "job", map[string]bool{"a": true, "ab": true, "zzz": true})
+	require.Len(t, got, 2)
+	assert.Contains(t, got["a"], "main.work")
+	assert.NotContains(t, got["a"], "main.other")
+	assert.Contains(t, got["ab"], "main.other")
+	assert.Empty(t, Group(profile, "jo", map[string]bool{"a": true}), "a shorter key does not match")
+	assert.Empty(t, Group(profile, "job", nil))
+}
+
+func TestByLabelTakesOneProfileForManyGoroutines(t *testing.T) {
+	release := make(chan struct{})
+	var parked, done [3]chan struct{}
+	want := map[string]bool{}
+	for i := range parked {
+		parked[i], done[i] = make(chan struct{}), make(chan struct{})
+		name := string(rune('x' + i))
+		want[name] = true
+		go pprof.Do(context.Background(), pprof.Labels("stacks_test", name), func(context.Context) {
+			close(parked[i])
+			waitHere(release)
+			close(done[i])
+		})
+		<-parked[i]
+	}
+	got, err := ByLabel("stacks_test", want)
+	close(release)
+	for _, d := range done {
+		<-d
+	}
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	for name := range want {
+		assert.Contains(t, got[name], "waitHere")
+	}
+}

@@ -1,0 +1,113 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func newHub() *Hub[string, item] {
+	return NewHub[string](func(v *item, seq uint64) { v.seq = seq })
+}
+
+func TestHubNumbersAndFilters(t *testing.T) {
+	h := newHub()
+	all := newSink(16, 100, Lagging)
+	onlyA := newSink(16, 100, Lagging)
+	require.True(t, h.Add(all, nil))
+	require.True(t, h.Add(onlyA, func(key string, _ *item) (bool, bool) { return key == "a", false }))
+	assert.True(t, h.Observed())
+	h.Publish("a", Lifecycle, &item{label: "a1"})
+	h.Publish("b", Lifecycle, &item{label: "b1"})
+	h.Publish("a", Foldable, &item{label: "a2"})
+	h.Publish("a", Log, &item{label: "a3"})
+	h.Finish()
+	var seqs []uint64
+	for _, v := range drain(all) {
+		seqs = append(seqs, v.seq)
+	}
+	assert.Equal(t, []uint64{1, 2, 3, 4}, seqs)
+	var labels []string
+	for _, v := range drain(onlyA) {
+		labels = append(labels, v.label)
+	}
+	assert.Equal(t, []string{"a1", "a2", "a3"}, labels)
+	assert.False(t, h.Add(newSink(1, 1, Lagging), nil), "a finished hub takes no sink")
+	assert.False(t, h.Observed())
+}
+
+func TestHubAdmitWaitsForALosslessReader(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHub()
+		s := New[string](Config[string, item]{Buffer: 0, Backlog: 2, Policy: Lossless, Stamp: stamp, OnSpace: h.Signal})
+		require.True(t, h.Add(s, nil))
+		closing := make(chan struct{})
+		require.NoError(t, h.Admit(context.Background(), closing))
+		for range 3 {
+			h.Publish("a", Lifecycle, &item{})
+		}
+		synctest.Wait()
+
+		admitted := make(chan error, 1)
+		go func() { admitted <- h.Admit(context.Background(), closing) }()
+		synctest.Wait()
+		select {
+		case <-admitted:
+			t.Fatal("admitted while the backlog is full")
+		default:
+		}
+		<-s.C() // the reader catches up: room again
+		<-s.C()
+		synctest.Wait()
+		require.NoError(t, <-admitted)
+
+		// A deadline and the hub's end both stop the wait.
+		h.Publish("a", Lifecycle, &item{})
+		h.Publish("a", Lifecycle, &item{})
+		synctest.Wait()
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cause := errors.New("gave up")
+		cancel(cause)
+		assert.ErrorIs(t, h.Admit(ctx, closing), cause)
+		close(closing)
+		assert.ErrorIs(t, h.Admit(context.Background(), closing), ErrClosed)
+		s.Close()
+	})
+}
+
+func TestHubRemoveLetsAdmitGoOn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHub()
+		s := New[string](Config[string, item]{Buffer: 0, Backlog: 1, Policy: Lossless, Stamp: stamp, OnSpace: h.Signal})
+		require.True(t, h.Add(s, nil))
+		h.Publish("a", Lifecycle, &item{})
+		h.Publish("a", Lifecycle, &item{})
+		synctest.Wait()
+		admitted := make(chan error, 1)
+		go func() { admitted <- h.Admit(context.Background(), nil) }()
+		synctest.Wait()
+		h.Remove(s)
+		s.Close()
+		require.NoError(t, <-admitted)
+		h.Remove(s) // twice: harmless
+	})
+}
+
+func TestHubLastValueFinishesTheSink(t *testing.T) {
+	h := newHub()
+	s := newSink(16, 100, Lossless)
+	require.True(t, h.Add(s, func(key string, v *item) (bool, bool) { return key == "a", v.label == "end" }))
+	h.Publish("a", Lifecycle, &item{label: "start"})
+	h.Publish("a", Lifecycle, &item{label: "end"})
+	assert.False(t, h.Observed(), "the sink left the hub")
+	h.Publish("a", Lifecycle, &item{label: "after"})
+	var labels []string
+	for v := range s.C() { // closed after its last value
+		labels = append(labels, v.label)
+	}
+	assert.Equal(t, []string{"start", "end"}, labels)
+}

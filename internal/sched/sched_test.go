@@ -1,0 +1,82 @@
+package sched
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestNoLimitRunsEverything(t *testing.T) {
+	var s Scheduler[int]
+	for i := range 100 {
+		_, run, err := s.Admit(i, 0)
+		require.NoError(t, err)
+		assert.True(t, run)
+	}
+	assert.Equal(t, 100, s.Running())
+	assert.Empty(t, s.Release())
+}
+
+func TestPriorityThenFirstCome(t *testing.T) {
+	s := Scheduler[string]{MaxRunning: 1}
+	_, run, _ := s.Admit("running", 0)
+	require.True(t, run)
+	for _, give := range []struct {
+		name     string
+		priority int
+		wantPos  int
+	}{
+		{"low-1", 0, 1},
+		{"low-2", 0, 2},
+		{"high", 5, 1},
+		{"negative", -1, 4},
+		{"high-2", 5, 2},
+	} {
+		tk, run, err := s.Admit(give.name, give.priority)
+		require.NoError(t, err)
+		require.False(t, run)
+		assert.True(t, tk.Queued())
+		assert.Equal(t, give.wantPos, s.Position(tk), give.name)
+	}
+	var order []string
+	for s.Queued() > 0 {
+		next := s.Release()
+		require.Len(t, next, 1)
+		order = append(order, next[0])
+	}
+	assert.Equal(t, []string{"high", "high-2", "low-1", "low-2", "negative"}, order)
+	assert.Equal(t, 1, s.Running())
+}
+
+func TestQueueBoundAndRemove(t *testing.T) {
+	s := Scheduler[int]{MaxRunning: 1, MaxQueued: 2}
+	s.Admit(0, 0)
+	a, _, _ := s.Admit(1, 0)
+	_, _, err := s.Admit(2, 0)
+	require.NoError(t, err)
+	_, _, err = s.Admit(3, 0)
+	assert.ErrorIs(t, err, ErrFull)
+	assert.True(t, s.Remove(a))
+	assert.False(t, s.Remove(a), "twice")
+	assert.False(t, a.Queued())
+	assert.False(t, s.Remove(nil))
+	assert.Equal(t, []int{2}, s.Release())
+	assert.Equal(t, []int(nil), s.Drain())
+}
+
+func TestMemoryReturnsAfterABurst(t *testing.T) {
+	s := Scheduler[int]{MaxRunning: 1}
+	s.Admit(0, 0)
+	for i := range 100_000 {
+		s.Admit(i, i%7)
+	}
+	assert.Greater(t, cap(s.heap), 100_000)
+	got := s.Drain()
+	assert.Len(t, got, 100_000)
+	assert.LessOrEqual(t, cap(s.heap), 256, "the array of a drained burst is let go")
+	assert.Nil(t, s.byPriority)
+}
