@@ -441,3 +441,70 @@ func BenchmarkLog(b *testing.B) {
 	r.Shutdown(context.Background())
 	<-done
 }
+
+// finishedRunner returns a Runner whose history holds n finished jobs
+// (WithHistoryLimit(n)), and the id of the oldest of them: the one a
+// lookup that scans would find last.
+func finishedRunner(b *testing.B, n int) (*Runner, uuid.UUID) {
+	b.Helper()
+	r := benchRunner(b, WithHistoryLimit(max(n, 1)))
+	var oldest uuid.UUID
+	for i := range max(n, 1) {
+		h, err := r.Start(context.Background(), "done", JobFunc(func(ctx context.Context, p *Progress) error {
+			p.SetTotal(10)
+			p.SetStep(10)
+			p.Logger().Info("finished")
+			return nil
+		}))
+		if err != nil {
+			b.Fatal(err)
+		}
+		<-h.Done()
+		if i == 0 {
+			oldest = h.ID()
+		}
+	}
+	return r, oldest
+}
+
+// BenchmarkJobLookup finds a finished job by id and reads its status, as
+// a dashboard does, with 1, 1,000 and 100,000 finished jobs kept.
+func BenchmarkJobLookup(b *testing.B) {
+	for _, n := range []int{0, 1_000, 100_000} {
+		b.Run(fmt.Sprintf("history=%d", n), func(b *testing.B) {
+			r, id := finishedRunner(b, n)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				h, err := r.Job(id)
+				if err != nil {
+					b.Fatal(err)
+				}
+				_ = h.Status()
+			}
+		})
+	}
+}
+
+// BenchmarkRunnerGetStatusWithHistory reads the Runner's status with one
+// live job and 0, 1,000 and 100,000 finished ones: the history does not
+// make it dearer.
+func BenchmarkRunnerGetStatusWithHistory(b *testing.B) {
+	for _, n := range []int{0, 1_000, 100_000} {
+		b.Run(fmt.Sprintf("history=%d", n), func(b *testing.B) {
+			r, _ := finishedRunner(b, n)
+			release := make(chan struct{})
+			h := startParked(b, r, release)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if st := r.GetStatus(); len(st.Jobs) != 1 {
+					b.Fatalf("%d jobs, want 1", len(st.Jobs))
+				}
+			}
+			b.StopTimer()
+			close(release)
+			<-h.Done()
+		})
+	}
+}

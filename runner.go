@@ -21,6 +21,7 @@ import (
 	"github.com/bgjob/bgjob/internal/history"
 	"github.com/bgjob/bgjob/internal/lifecycle"
 	"github.com/bgjob/bgjob/internal/sched"
+	"github.com/bgjob/bgjob/internal/stacks"
 	"github.com/bgjob/bgjob/internal/timeline"
 )
 
@@ -57,6 +58,9 @@ type Runner struct {
 	hub     *delivery.Hub[uuid.UUID, Event]
 	recent  *history.Index[uuid.UUID, *job] // the last historyLimit finished jobs
 	records *recorder                       // nil without a HistoryStore
+	// stacksOf captures the stacks of goroutines by label value
+	// (stacks.ByLabel); a test may count or slow it.
+	stacksOf func(key string, want map[string]bool) (map[string]string, error)
 
 	// closing is closed when Shutdown is first called; allDone when, after
 	// that, no job the Runner waits for is live.
@@ -90,15 +94,16 @@ func NewRunner(opts ...Option) (*Runner, error) {
 		return nil, err
 	}
 	r := &Runner{
-		cfg:     cfg,
-		pid:     os.Getpid(),
-		hub:     delivery.NewHub[uuid.UUID](func(ev *Event, seq uint64) { ev.Seq = seq }),
-		recent:  history.New[uuid.UUID, *job](cfg.historyLimit),
-		closing: make(chan struct{}),
-		allDone: make(chan struct{}),
-		live:    make(map[uuid.UUID]*job),
-		active:  make(map[uuid.UUID]*job),
-		samples: timeline.New[TimelinePoint](timeline.ClassConfig{Cap: MaxTimeline, Every: cfg.resourceInterval}),
+		cfg:      cfg,
+		pid:      os.Getpid(),
+		hub:      delivery.NewHub[uuid.UUID](func(ev *Event, seq uint64) { ev.Seq = seq }),
+		recent:   history.New[uuid.UUID, *job](cfg.historyLimit),
+		closing:  make(chan struct{}),
+		allDone:  make(chan struct{}),
+		live:     make(map[uuid.UUID]*job),
+		active:   make(map[uuid.UUID]*job),
+		samples:  timeline.New[TimelinePoint](timeline.ClassConfig{Cap: MaxTimeline, Every: cfg.resourceInterval}),
+		stacksOf: stacks.ByLabel,
 	}
 	r.sched.MaxRunning, r.sched.MaxQueued = cfg.maxRunning, cfg.maxQueued
 	if cfg.store != nil {
@@ -417,18 +422,22 @@ func (r *Runner) abandon(j *job) {
 }
 
 // shrinkLocked lets the maps of live jobs give their memory back after a
-// burst: Go's maps never shrink, so a map a quarter full of its peak is
-// copied into a new one.
+// burst: Go's maps never shrink (and maps.Clone keeps the size), so a map
+// a quarter full of its peak is copied, entry by entry, into a new one.
 func (r *Runner) shrinkLocked() {
 	const keep = 1024
 	if r.livePeak > keep && len(r.live) < r.livePeak/4 {
-		r.live = maps.Clone(r.live)
-		r.active = maps.Clone(r.active)
-		if r.live == nil {
-			r.live, r.active = make(map[uuid.UUID]*job), make(map[uuid.UUID]*job)
-		}
+		r.live, r.active = rebuilt(r.live), rebuilt(r.active)
 		r.livePeak = len(r.live)
 	}
+}
+
+func rebuilt(m map[uuid.UUID]*job) map[uuid.UUID]*job {
+	out := make(map[uuid.UUID]*job, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }
 
 // finalizeIfDoneLocked finalizes a closed Runner once no job it waits for

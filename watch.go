@@ -1,10 +1,6 @@
 package bgjob
 
-import (
-	"time"
-
-	"github.com/bgjob/bgjob/internal/stacks"
-)
+import "time"
 
 // stallCaptureEvery is the least time between two captures of stalled
 // jobs' stacks. A capture writes one goroutine profile, which stops the
@@ -68,7 +64,7 @@ func (r *Runner) progressLoop(stop <-chan struct{}) {
 			r.loopDone.Add(1)
 			go func() {
 				defer r.loopDone.Done()
-				captureStalls(now, jobs)
+				r.captureStalls(now, jobs)
 				captured <- struct{}{}
 			}()
 		}
@@ -79,12 +75,12 @@ func (r *Runner) progressLoop(stop <-chan struct{}) {
 
 // captureStalls publishes EventStalled for jobs, each with the stacks of
 // its goroutines, taken from one goroutine profile.
-func captureStalls(now time.Time, jobs []*job) {
+func (r *Runner) captureStalls(now time.Time, jobs []*job) {
 	want := make(map[string]bool, len(jobs))
 	for _, j := range jobs {
 		want[j.id.String()] = true
 	}
-	groups, err := stacks.ByLabel(LabelJobID, want)
+	groups, err := r.stacksOf(LabelJobID, want)
 	for _, j := range jobs {
 		stack := groups[j.id.String()]
 		if err != nil {
