@@ -195,7 +195,9 @@ type Event struct {
 }
 
 // MaxLagJobs is the most jobs one EventLagged names.
-const MaxLagJobs = delivery.MaxLagKeys
+const MaxLagJobs = 64
+
+var _ = [1]struct{}{}[MaxLagJobs-delivery.MaxLagKeys]
 
 // Success reports whether the event is the completion of a job that
 // succeeded.

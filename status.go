@@ -25,28 +25,34 @@ type State uint8
 const (
 	// StateQueued: accepted, waiting for a worker slot (see
 	// WithMaxRunning). A job that gets a slot at once is never queued.
-	StateQueued = State(lifecycle.Queued)
+	StateQueued State = iota + 1
 	// StateRunning: the job's goroutine runs it.
-	StateRunning = State(lifecycle.Running)
+	StateRunning
 	// StatePausing: a pause was requested; the job runs on until its next
 	// checkpoint (Progress.Checkpoint).
-	StatePausing = State(lifecycle.Pausing)
+	StatePausing
 	// StatePaused: the job is parked at a checkpoint, using no CPU.
-	StatePaused = State(lifecycle.Paused)
+	StatePaused
 	// StateCanceling: the job's context was canceled; the job has not
 	// returned yet.
-	StateCanceling = State(lifecycle.Canceling)
+	StateCanceling
 	// StateAbandoned: the job ignored its cancellation for longer than the
 	// grace period (WithCancelGrace). It may still be running; the Runner
 	// no longer waits for it.
-	StateAbandoned = State(lifecycle.Abandoned)
+	StateAbandoned
 	// StateSucceeded: the job returned nil.
-	StateSucceeded = State(lifecycle.Succeeded)
+	StateSucceeded
 	// StateFailed: the job returned an error or panicked.
-	StateFailed = State(lifecycle.Failed)
+	StateFailed
 	// StateCanceled: the job's context was canceled and the job returned
 	// an error, or it was canceled while queued.
-	StateCanceled = State(lifecycle.Canceled)
+	StateCanceled
+)
+
+// The states are the lifecycle machine's, in its order.
+var (
+	_ = [1]struct{}{}[StateQueued-State(lifecycle.Queued)]
+	_ = [1]struct{}{}[StateCanceled-State(lifecycle.Canceled)]
 )
 
 // String returns the state's name.

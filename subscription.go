@@ -169,12 +169,17 @@ const (
 	// fit and delivers in their place one EventLagged naming the range of
 	// sequence numbers lost. The reader can then resynchronise from
 	// GetStatus. The Runner and its jobs never wait.
-	Lagging = Policy(delivery.Lagging)
+	Lagging Policy = iota + 1
 	// Lossless (for tests and audit trails) loses nothing: while the
 	// backlog is full, Start waits (honouring its context) for the reader
 	// to catch up. Jobs already running never wait; their events are
 	// queued beyond the bound, which the number of running jobs bounds.
-	Lossless = Policy(delivery.Lossless)
+	Lossless
+)
+
+var (
+	_ = [1]struct{}{}[Lagging-Policy(delivery.Lagging)]
+	_ = [1]struct{}{}[Lossless-Policy(delivery.Lossless)]
 )
 
 // String returns "lagging" or "lossless".

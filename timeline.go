@@ -17,7 +17,9 @@ import (
 // memory as a minute-long one, at a coarser grain, with every kind still
 // covering the whole run. The Runner's resource samples, merged in when a
 // timeline is read, are bounded the same way (MaxTimeline more).
-const MaxTimeline = timelineProgressCap + 4*timelineStateCap + timelineResourceCap
+const MaxTimeline = 512
+
+var _ = [1]struct{}{}[MaxTimeline-(timelineProgressCap+4*timelineStateCap+timelineResourceCap)]
 
 const (
 	timelineProgressCap = 256
