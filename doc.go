@@ -3,10 +3,12 @@
 // doing.
 //
 // A [Runner] starts each job in its own goroutine and returns a [Handle] at
-// once. While the job runs, the Runner publishes typed events to buffered
-// channels ([Runner.Events], [Runner.Subscribe]) and keeps a status snapshot
-// that any goroutine can read at any time ([Runner.GetStatus],
-// [Handle.Status]).
+// once, with the job running and alive (or queued, when [WithMaxRunning]
+// jobs already run). While the job runs, the Runner publishes typed events
+// to buffered channels, one per [Subscription] ([Runner.Subscribe]), and
+// keeps a status snapshot that any goroutine can read at any time, without
+// waiting for the job ([Handle.Status], [Runner.GetStatus]). Code that knows
+// a job by id finds its handle with [Runner.Job].
 //
 // # The lifecycle of a job
 //
@@ -49,15 +51,21 @@
 //     wait in [Runner.Start] until the reader catches up, while running jobs
 //     never wait.
 //   - Progress is coalesced: when a reader lags, a job's newer progress
-//     replaces the older one it has not received yet.
-//   - Loss is visible: [Subscription.Stats] counts what was coalesced and
-//     what was lost.
-//   - Memory is bounded: a subscriber holds at most its backlog bound plus a
-//     few events per live job, plus a fixed number of log lines
-//     ([WithLogBacklog]) of which it loses the oldest first.
+//     replaces the older one it has not received yet; paused, resumed,
+//     stalled and unstalled fold the same way into the job's newest state
+//     ([Event.Folded]). Every event carries the job's state and progress.
+//   - Loss is visible: [Subscription.Stats] counts what was folded and what
+//     was lost, and an [EventLagged] names the jobs whose events it lost.
+//   - Memory is bounded, for either policy: a subscriber holds at most its
+//     backlog bound plus a few events per live job, plus a fixed number of
+//     log lines ([WithLogBacklog]) of which it loses the oldest first.
+//     Messages, log records and timelines are bounded too.
 //   - Every event channel is closed by the Runner after its last event, once
-//     [Runner.Shutdown] has been called and every job has ended, so
-//     `for ev := range ch` ends after shutdown.
+//     [Runner.Shutdown] has been called and every job has ended (for a
+//     [WithJob] subscription, after its job's worker_stopped), so
+//     `for ev := range ch` ends.
+//   - What a caller receives is its own: events, statuses, records, logs
+//     and timelines are copies.
 //
 // # Workers, threads and processes
 //
@@ -81,14 +89,17 @@
 //
 // A job logs through [Progress.Logger] (or [Logger] of its context): each
 // record becomes an [EventLog], joins the job's log tail ([Handle.Logs])
-// and goes to the Runner's logger ([WithLogger]). Finished runs are kept in
-// a bounded [History] ([Runner.Runs]). Each job keeps a bounded timeline of
-// its progress, pauses and stalls, with samples of the process's resources
-// ([Handle.Timeline]).
+// and goes to the Runner's logger ([WithLogger]). Finished jobs are kept,
+// bounded and indexed by id, and read with [Runner.History]; a
+// [HistoryStore] ([WithHistoryStore]) keeps them beyond, fed on a goroutine
+// of the Runner's so that a slow store delays no one. Each job keeps a
+// bounded timeline of its progress, pauses and stalls, with samples of the
+// process's resources ([Handle.Timeline]).
 //
 // # Shutdown
 //
-// [Runner.Shutdown] stops accepting jobs and waits for the running ones. If
-// its context ends first, it cancels them with [ErrShutdown] as the cause
-// and returns a [*ShutdownError] naming them.
+// [Runner.Shutdown] stops accepting jobs and waits for the running ones,
+// then for the history store. If its context ends first, it cancels the
+// jobs with [ErrShutdown] as the cause and returns a [*ShutdownError]
+// naming them; it never waits past its context.
 package bgjob
