@@ -77,10 +77,11 @@ type job struct {
 	cancel context.CancelCauseFunc
 	done   chan struct{} // closed once the job retired: all is published and recorded
 
-	// handle and progress are handed out by pointer; keeping them here
-	// saves an allocation each per job.
+	// handle, progress and the job's parent context are handed out by
+	// pointer; keeping them here saves an allocation each per job.
 	handle   Handle
 	progress Progress
+	parent   detachedContext
 
 	// The hot progress values, written by the job without a lock. They sit
 	// on their own cache line so that other fields' writers do not slow
@@ -95,9 +96,14 @@ type job struct {
 	_              [64]byte
 
 	// msgMu guards the message. It is a leaf: nothing is locked while it
-	// is held, and it is held only to copy a string.
+	// is held, and it is held only to copy or compare a string. messageSet
+	// counts SetMessage calls; settledSet, settledText and messageVersion
+	// are the last message the Runner copied (see settleMessageLocked).
 	msgMu          sync.Mutex
 	message        string
+	messageSet     uint64
+	settledSet     uint64
+	settledText    string
 	messageVersion uint64
 
 	// snap is the status as of the job's last change.
@@ -105,13 +111,19 @@ type job struct {
 
 	// Guarded by Runner.mu: the job's place in the queue, whether it holds
 	// a worker slot, and whether the Runner stopped waiting for it.
-	ticket    *sched.Ticket[*job]
+	ticket    sched.Ticket[*job]
 	holdsSlot bool
 	abandoned bool
 
 	mu  sync.Mutex // guards the fields below and orders the job's events
 	m   lifecycle.Machine
 	cur snapshot // what snap will show at the next commit
+	// fresh holds memory for the next snapshots, each written once before
+	// it is published and never again: the first two live in the job
+	// (first), and the last two are allocated together, so that a short
+	// job's four commits cost one allocation.
+	fresh []snapshot
+	first [2]snapshot
 	// stopped tells that worker_stopped was published: nothing more will
 	// come for this job.
 	stopped bool
@@ -160,9 +172,15 @@ type snapshot struct {
 
 // commitLocked publishes the job's current state to status readers.
 func (j *job) commitLocked() {
-	c := j.cur
+	var c *snapshot
+	if len(j.fresh) > 0 {
+		c, j.fresh = &j.fresh[0], j.fresh[1:]
+	} else {
+		c = new(snapshot)
+	}
+	*c = j.cur
 	c.state = State(j.m.State())
-	j.snap.Store(&c)
+	j.snap.Store(c)
 }
 
 // running returns how long the job has run as of now, not counting pauses.
@@ -180,12 +198,29 @@ func (s *snapshot) running(now time.Time) time.Duration {
 	return d
 }
 
-// paused returns the time spent paused as of now.
-func (s *snapshot) paused(now time.Time) time.Duration {
+// runningNow is running as of now, read from the monotonic clock alone
+// (time.Since), which costs half a time.Now: a status read is on the
+// path of every poll.
+func (s *snapshot) runningNow() time.Duration {
+	if s.startTime.IsZero() {
+		return 0
+	}
+	if !s.endTime.IsZero() {
+		return s.running(s.endTime)
+	}
+	d := time.Since(s.startTime) - s.pausedTotal
+	if !s.pausedSince.IsZero() {
+		d -= time.Since(s.pausedSince)
+	}
+	return d
+}
+
+// pausedNow returns the time spent paused as of now.
+func (s *snapshot) pausedNow() time.Duration {
 	if s.pausedSince.IsZero() {
 		return s.pausedTotal
 	}
-	return s.pausedTotal + now.Sub(s.pausedSince)
+	return s.pausedTotal + time.Since(s.pausedSince)
 }
 
 // status returns the job's status now. It takes no lock but the message's.
@@ -195,10 +230,10 @@ func (j *job) status() JobStatus {
 	if !s.state.Terminal() {
 		p = j.readProgress()
 	}
-	return j.statusOf(s, p, time.Now())
+	return j.statusOf(s, p)
 }
 
-func (j *job) statusOf(s *snapshot, p progressValues, now time.Time) JobStatus {
+func (j *job) statusOf(s *snapshot, p progressValues) JobStatus {
 	st := JobStatus{
 		ID:         j.id,
 		Name:       j.name,
@@ -220,14 +255,14 @@ func (j *job) statusOf(s *snapshot, p progressValues, now time.Time) JobStatus {
 		QueueWait:  s.queueWait,
 		StartTime:  s.startTime,
 		EndTime:    s.endTime,
-		Duration:   s.running(now),
-		Paused:     s.paused(now),
+		Duration:   s.runningNow(),
+		Paused:     s.pausedNow(),
 		Stalled:    s.stalled,
 		Err:        s.err,
 		Stack:      s.stack,
 	}
 	if s.state == StateQueued && !s.queuedAt.IsZero() {
-		st.QueueWait = now.Sub(s.queuedAt)
+		st.QueueWait = time.Since(s.queuedAt)
 	}
 	if s.alive && s.osThreadID != 0 {
 		st.ThreadCPU = threadCPUTime(s.osThreadID)
@@ -241,6 +276,7 @@ func (j *job) progressLocked() progressValues {
 	if j.m.State().Terminal() {
 		return j.cur.final
 	}
+	j.settleMessageLocked() // what an event carries is the Runner's own
 	return j.readProgress()
 }
 
@@ -296,13 +332,12 @@ func (j *job) dispatchLocked(withInfo bool) bool {
 	if !j.cur.queuedAt.IsZero() {
 		j.cur.queueWait = now.Sub(j.cur.queuedAt)
 	}
-	j.timeline = timeline.New[TimelinePoint](timelineClasses(&j.r.cfg)...)
 	if j.timeout > 0 {
 		j.timer = time.AfterFunc(j.timeout, func() { _ = j.cancelWith(ErrTimeout) })
 	}
 	if j.lockThread {
 		// The goroutine tells its thread before the job runs, so that
-		// worker_started can name it.
+		// info and worker_started can name it.
 		ready := make(chan int)
 		go j.run(ready)
 		j.cur.osThreadID = <-ready
@@ -366,9 +401,11 @@ func (j *job) finish(err error, panicErr *PanicError, canceled bool) {
 
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	j.fresh = make([]snapshot, 2) // for this commit and stop's
 	now := time.Now()
 	j.endPauseLocked(now)
 	j.cur.endTime = now
+	j.settleMessageLocked()
 	last := j.readProgress()
 	j.cur.rate, _ = estimate(last, j.cur.running(now))
 	j.cur.eta = 0
@@ -384,7 +421,7 @@ func (j *job) finish(err error, panicErr *PanicError, canceled bool) {
 			j.published = last
 		}
 	}
-	if j.timeline.Len() > 0 {
+	if j.timeline != nil && j.timeline.Len() > 0 {
 		// A timeline ends where the job did. A job too short to have one
 		// keeps none: its last progress is in its status.
 		j.addProgressPointLocked(now, last, true)
@@ -454,7 +491,7 @@ func (j *job) cancelWith(cause error) error {
 		now := time.Now()
 		j.cur.endTime = now
 		j.cur.queueWait = now.Sub(j.cur.queuedAt)
-		j.cur.final = j.readProgress()
+		j.cur.final = j.progressLocked()
 		j.cur.err = cause
 		j.stopped = true
 		if j.observedLocked() {
@@ -599,6 +636,7 @@ func (j *job) tick(now time.Time) (stalled bool) {
 	if !state.Working() {
 		return false
 	}
+	j.settleMessageLocked()
 	p := j.readProgress()
 	rate, eta := estimate(p, j.cur.running(now))
 	changed := rate != j.cur.rate || eta != j.cur.eta
@@ -638,8 +676,8 @@ func (j *job) addProgressPointLocked(now time.Time, p progressValues, force bool
 		pt.Message = boundText(p.message, maxTimelineMessage)
 	}
 	if force {
-		j.timeline.AddForce(classProgress, now, pt)
-	} else if !j.timeline.Add(classProgress, now, pt) {
+		j.timelineOf().AddForce(classProgress, now, pt)
+	} else if !j.timelineOf().Add(classProgress, now, pt) {
 		return
 	}
 	j.timelineMessage = p.message
@@ -675,13 +713,13 @@ func (j *job) recordThreadCPU(now time.Time, sample Resources) {
 		return
 	}
 	sample.ThreadCPU = threadCPUTime(j.cur.osThreadID)
-	j.timeline.Add(classResources, now, TimelinePoint{Time: now, Kind: TimelineResources, Resources: &sample})
+	j.timelineOf().Add(classResources, now, TimelinePoint{Time: now, Kind: TimelineResources, Resources: &sample})
 }
 
 // record returns the job's record for the history, deep copied.
 func (j *job) record() JobRecord {
 	j.mu.Lock()
-	rec := JobRecord{JobStatus: j.statusOf(j.snap.Load(), j.cur.final, time.Now()), Logs: j.logsLocked()}
+	rec := JobRecord{JobStatus: j.statusOf(j.snap.Load(), j.cur.final), Logs: j.logsLocked()}
 	own, from, to := j.timelineLocked(), j.cur.startTime, j.cur.endTime
 	j.mu.Unlock()
 	rec.Timeline = j.r.withSamples(own, from, to)

@@ -109,6 +109,9 @@ type jobConfig struct {
 
 func newJobConfig(opts []JobOption) (jobConfig, error) {
 	var c jobConfig
+	if len(opts) == 0 {
+		return c, nil // most jobs: no work, and nothing escapes
+	}
 	for _, o := range opts {
 		if o == nil {
 			continue

@@ -53,18 +53,22 @@ func (p *Progress) SetPercent(percent float64) {
 }
 
 // SetMessage sets the message shown with the progress, such as the current
-// phase or the last loss. Setting the message it already has costs a
-// comparison; a new one is copied, so that a message cut from a larger
-// string does not keep that string alive.
+// phase or the last loss. It takes one uncontended lock, whatever the
+// message: the Runner copies the message at its next progress interval (and
+// when the job ends), so that a message cut from a larger string keeps that
+// string alive for one interval at most, and makes it valid UTF-8 then. A
+// message longer than MaxMessageLen is cut and copied at once.
 func (p *Progress) SetMessage(msg string) {
+	if len(msg) > MaxMessageLen {
+		msg = strings.Clone(boundText(msg, MaxMessageLen))
+	}
+	// After the job ended a new message changes nothing anyone reads: the
+	// status and the history show the progress frozen at the end.
 	j := p.j
 	j.msgMu.Lock()
-	defer j.msgMu.Unlock()
-	if msg == j.message || j.snap.Load().state.Terminal() {
-		return
-	}
-	j.message = strings.Clone(boundText(msg, MaxMessageLen))
-	j.messageVersion++
+	j.message = msg
+	j.messageSet++
+	j.msgMu.Unlock()
 }
 
 // Report sets the percent done and the message together.
@@ -126,6 +130,26 @@ func (j *job) readProgress() progressValues {
 	v.message, v.version = j.message, j.messageVersion
 	j.msgMu.Unlock()
 	return v
+}
+
+// settleMessageLocked makes the job's message its own: a copy, valid
+// UTF-8, with a new version only if its text changed since the last
+// settled one. The progress loop calls it at each interval and finish at
+// the end, so SetMessage's hot path need neither copy nor compare.
+func (j *job) settleMessageLocked() {
+	j.msgMu.Lock()
+	defer j.msgMu.Unlock()
+	if j.messageSet == j.settledSet {
+		return
+	}
+	j.settledSet = j.messageSet
+	if j.message == j.settledText {
+		j.message = j.settledText // let go of the caller's string
+		return
+	}
+	j.message = strings.Clone(boundText(j.message, MaxMessageLen))
+	j.settledText = j.message
+	j.messageVersion++
 }
 
 // changed reports whether v differs from w in anything a reader sees.

@@ -175,9 +175,11 @@ func (r *Runner) Start(ctx context.Context, name string, work Job, opts ...JobOp
 	if cfg.hasTimeout {
 		j.timeout = cfg.timeout
 	}
-	j.ctx, j.cancel = context.WithCancelCause(context.WithValue(context.WithoutCancel(ctx), jobKey{}, j))
+	j.parent = detachedContext{Context: ctx, j: j}
+	j.ctx, j.cancel = context.WithCancelCause(&j.parent)
 	j.handle.j = j
 	j.progress.j = j
+	j.fresh = j.first[:]
 	j.commitLocked() // no one else sees j yet
 
 	// The job's lock is held from before it can leave the queue until its
@@ -190,7 +192,7 @@ func (r *Runner) Start(ctx context.Context, name string, work Job, opts ...JobOp
 		j.cancel(nil)
 		return nil, ErrRunnerClosed
 	}
-	ticket, run, err := r.sched.Admit(j, cfg.priority)
+	run, err := r.sched.Admit(&j.ticket, j, cfg.priority)
 	if err != nil {
 		r.mu.Unlock()
 		j.cancel(nil)
@@ -198,12 +200,12 @@ func (r *Runner) Start(ctx context.Context, name string, work Job, opts ...JobOp
 	}
 	r.nextWorkerID++
 	j.workerID = r.nextWorkerID
-	j.ticket, j.holdsSlot = ticket, run
+	j.holdsSlot = run
 	r.live[id] = j
 	r.livePeak = max(r.livePeak, len(r.live))
 	position := 0
 	if !run {
-		position = r.sched.Position(ticket)
+		position = r.sched.Position(&j.ticket)
 	}
 	r.mu.Unlock()
 
@@ -230,6 +232,28 @@ var ids = struct {
 	mu sync.Mutex
 	r  *bufio.Reader
 }{r: bufio.NewReaderSize(rand.Reader, 16*256)}
+
+// detachedContext is the parent of a job's context: it carries the values
+// of the context given to Start, and the job, but not its cancellation or
+// deadline (as context.WithoutCancel, then context.WithValue, in one value
+// kept in the job).
+type detachedContext struct {
+	context.Context
+	j *job
+}
+
+func (c *detachedContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c *detachedContext) Done() <-chan struct{}       { return nil }
+func (c *detachedContext) Err() error                  { return nil }
+
+func (c *detachedContext) Value(key any) any {
+	if key == (jobKey{}) {
+		return c.j
+	}
+	return c.Context.Value(key)
+}
+
+func (c *detachedContext) String() string { return "bgjob.detachedContext" }
 
 // newJobID returns a random job id.
 func newJobID() (uuid.UUID, error) {
@@ -326,7 +350,7 @@ func (r *Runner) liveJobsLocked() []*job {
 // dispatcher took it out first, that dispatcher gives its slot back.
 func (r *Runner) unqueue(j *job) {
 	r.mu.Lock()
-	r.sched.Remove(j.ticket)
+	r.sched.Remove(&j.ticket)
 	r.mu.Unlock()
 }
 

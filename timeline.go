@@ -140,7 +140,16 @@ func (j *job) addStateLocked(now time.Time, kind TimelineKind, p progressValues)
 	default:
 		class = classUnstalled
 	}
-	j.timeline.Add(class, now, TimelinePoint{Time: now, Kind: kind, Percent: p.percent, Step: p.step})
+	j.timelineOf().Add(class, now, TimelinePoint{Time: now, Kind: kind, Percent: p.percent, Step: p.step})
+}
+
+// timelineOf returns the job's timeline, made on first use: a job shorter
+// than one progress interval never needs one.
+func (j *job) timelineOf() *timeline.Timeline[TimelinePoint] {
+	if j.timeline == nil {
+		j.timeline = timeline.New[TimelinePoint](timelineClasses(&j.r.cfg)...)
+	}
+	return j.timeline
 }
 
 // timelineLocked returns a deep copy of the job's own timeline.

@@ -37,25 +37,26 @@ type Scheduler[T any] struct {
 	byPriority map[int]int // queued tickets per priority, for Position
 }
 
-// Admit takes a slot for v if one is free (run is true), or queues it
-// (the ticket tells where). It returns ErrFull when v would have to wait
-// in a full queue.
-func (s *Scheduler[T]) Admit(v T, priority int) (t *Ticket[T], run bool, err error) {
+// Admit takes a slot for v if one is free (run is true), or queues it,
+// writing in t, which the caller provides (a job keeps its ticket in
+// itself, saving an allocation), where it waits. It returns ErrFull when v
+// would have to wait in a full queue.
+func (s *Scheduler[T]) Admit(t *Ticket[T], v T, priority int) (run bool, err error) {
 	s.order++
-	t = &Ticket[T]{Value: v, priority: priority, order: s.order, index: -1}
+	*t = Ticket[T]{Value: v, priority: priority, order: s.order, index: -1}
 	if s.MaxRunning <= 0 || s.running < s.MaxRunning {
 		s.running++
-		return t, true, nil
+		return true, nil
 	}
 	if s.MaxQueued > 0 && len(s.heap) >= s.MaxQueued {
-		return nil, false, ErrFull
+		return false, ErrFull
 	}
 	heap.Push(&s.heap, t)
 	if s.byPriority == nil {
 		s.byPriority = make(map[int]int)
 	}
 	s.byPriority[priority]++
-	return t, false, nil
+	return false, nil
 }
 
 // Position returns the place in the queue of t, the ticket queued last:

@@ -13,7 +13,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestNoLimitRunsEverything(t *testing.T) {
 	var s Scheduler[int]
 	for i := range 100 {
-		_, run, err := s.Admit(i, 0)
+		run, err := s.Admit(new(Ticket[int]), i, 0)
 		require.NoError(t, err)
 		assert.True(t, run)
 	}
@@ -23,7 +23,7 @@ func TestNoLimitRunsEverything(t *testing.T) {
 
 func TestPriorityThenFirstCome(t *testing.T) {
 	s := Scheduler[string]{MaxRunning: 1}
-	_, run, _ := s.Admit("running", 0)
+	run, _ := s.Admit(new(Ticket[string]), "running", 0)
 	require.True(t, run)
 	for _, give := range []struct {
 		name     string
@@ -36,7 +36,8 @@ func TestPriorityThenFirstCome(t *testing.T) {
 		{"negative", -1, 4},
 		{"high-2", 5, 2},
 	} {
-		tk, run, err := s.Admit(give.name, give.priority)
+		tk := new(Ticket[string])
+		run, err := s.Admit(tk, give.name, give.priority)
 		require.NoError(t, err)
 		require.False(t, run)
 		assert.True(t, tk.Queued())
@@ -54,11 +55,12 @@ func TestPriorityThenFirstCome(t *testing.T) {
 
 func TestQueueBoundAndRemove(t *testing.T) {
 	s := Scheduler[int]{MaxRunning: 1, MaxQueued: 2}
-	s.Admit(0, 0)
-	a, _, _ := s.Admit(1, 0)
-	_, _, err := s.Admit(2, 0)
+	s.Admit(new(Ticket[int]), 0, 0)
+	a := new(Ticket[int])
+	s.Admit(a, 1, 0)
+	_, err := s.Admit(new(Ticket[int]), 2, 0)
 	require.NoError(t, err)
-	_, _, err = s.Admit(3, 0)
+	_, err = s.Admit(new(Ticket[int]), 3, 0)
 	assert.ErrorIs(t, err, ErrFull)
 	assert.True(t, s.Remove(a))
 	assert.False(t, s.Remove(a), "twice")
@@ -70,9 +72,9 @@ func TestQueueBoundAndRemove(t *testing.T) {
 
 func TestMemoryReturnsAfterABurst(t *testing.T) {
 	s := Scheduler[int]{MaxRunning: 1}
-	s.Admit(0, 0)
+	s.Admit(new(Ticket[int]), 0, 0)
 	for i := range 100_000 {
-		s.Admit(i, i%7)
+		s.Admit(new(Ticket[int]), i, i%7)
 	}
 	assert.Greater(t, cap(s.heap), 100_000)
 	got := s.Drain()
