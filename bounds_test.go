@@ -276,7 +276,8 @@ func TestTimelineCoversAWeekOfFrequentPauses(t *testing.T) {
 			return nil
 		}))
 		require.NoError(t, err)
-		go func() { // pause for a while every ten minutes
+		var pauser sync.WaitGroup
+		pauser.Go(func() { // pause for a while every ten minutes
 			for {
 				select {
 				case <-h.Done():
@@ -286,13 +287,18 @@ func TestTimelineCoversAWeekOfFrequentPauses(t *testing.T) {
 				if h.Pause() != nil {
 					return
 				}
-				time.Sleep(2 * time.Minute) // the checkpoint comes within a minute
+				select { // the checkpoint comes within a minute
+				case <-h.Done():
+					return
+				case <-time.After(2 * time.Minute):
+				}
 				if h.Resume() != nil {
 					return
 				}
 			}
-		}()
+		})
 		require.NoError(t, h.Wait(t.Context()))
+		pauser.Wait()
 		tl := h.Timeline()
 		assert.LessOrEqual(t, len(tl), 2*bgjob.MaxTimeline)
 		begin := tl[0].Time

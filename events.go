@@ -2,6 +2,7 @@ package bgjob
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -240,39 +241,39 @@ func (e *Event) clone() Event {
 // eventJSON is the wire form of an Event. Its names follow the original
 // design (process_id, thread_id, traceback, …).
 type eventJSON struct {
-	Type            EventType   `json:"type"`
-	Seq             uint64      `json:"seq,omitempty"`
-	Timestamp       time.Time   `json:"timestamp"`
-	JobID           uuid.UUID   `json:"job_id,omitzero"`
-	Name            string      `json:"name,omitempty"`
-	ThreadID        int64       `json:"thread_id,omitempty"`
-	ThreadName      string      `json:"thread_name,omitempty"`
-	ProcessID       int         `json:"process_id,omitempty"`
-	OSThreadID      int         `json:"os_thread_id,omitempty"`
-	IsAlive         bool        `json:"is_alive"`
-	State           State       `json:"state,omitzero"`
-	Message         string      `json:"message,omitempty"`
-	Percent         *float64    `json:"percent,omitempty"`
-	Step            int64       `json:"step,omitempty"`
-	Total           int64       `json:"total,omitempty"`
-	Rate            float64     `json:"rate,omitempty"`
-	ETASeconds      float64     `json:"eta_seconds,omitempty"`
-	QueuePosition   int         `json:"queue_position,omitempty"`
-	QueueWait       float64     `json:"queue_wait_seconds,omitempty"`
-	StartTime       time.Time   `json:"start_time,omitzero"`
-	Success         *bool       `json:"success,omitempty"`
-	DurationSeconds *float64    `json:"duration_seconds,omitempty"`
-	PausedSeconds   float64     `json:"paused_seconds,omitempty"`
-	ThreadCPU       float64     `json:"thread_cpu_seconds,omitempty"`
-	Error           string      `json:"error,omitempty"`
-	Traceback       string      `json:"traceback,omitempty"`
-	Level           *slog.Level `json:"level,omitempty"`
-	Attrs           []LogAttr   `json:"attrs,omitempty"`
-	Folded          int         `json:"folded,omitempty"`
-	LagFirst        uint64      `json:"lag_first,omitempty"`
-	LagLast         uint64      `json:"lag_last,omitempty"`
-	LagJobs         []uuid.UUID `json:"lag_jobs,omitempty"`
-	LagMore         bool        `json:"lag_more,omitempty"`
+	Type            EventType    `json:"type"`
+	Seq             uint64       `json:"seq,omitempty"`
+	Timestamp       time.Time    `json:"timestamp"`
+	JobID           uuid.UUID    `json:"job_id,omitzero"`
+	Name            string       `json:"name,omitempty"`
+	ThreadID        int64        `json:"thread_id,omitempty"`
+	ThreadName      string       `json:"thread_name,omitempty"`
+	ProcessID       int          `json:"process_id,omitempty"`
+	OSThreadID      int          `json:"os_thread_id,omitempty"`
+	IsAlive         bool         `json:"is_alive"`
+	State           State        `json:"state,omitzero"`
+	Message         string       `json:"message,omitempty"`
+	Percent         *float64     `json:"percent,omitempty"`
+	Step            int64        `json:"step,omitempty"`
+	Total           int64        `json:"total,omitempty"`
+	Rate            float64      `json:"rate,omitempty"`
+	ETASeconds      jsonSeconds  `json:"eta_seconds,omitempty"`
+	QueuePosition   int          `json:"queue_position,omitempty"`
+	QueueWait       jsonSeconds  `json:"queue_wait_seconds,omitempty"`
+	StartTime       time.Time    `json:"start_time,omitzero"`
+	Success         *bool        `json:"success,omitempty"`
+	DurationSeconds *jsonSeconds `json:"duration_seconds,omitempty"`
+	PausedSeconds   jsonSeconds  `json:"paused_seconds,omitempty"`
+	ThreadCPU       jsonSeconds  `json:"thread_cpu_seconds,omitempty"`
+	Error           string       `json:"error,omitempty"`
+	Traceback       string       `json:"traceback,omitempty"`
+	Level           *slog.Level  `json:"level,omitempty"`
+	Attrs           []LogAttr    `json:"attrs,omitempty"`
+	Folded          int          `json:"folded,omitempty"`
+	LagFirst        uint64       `json:"lag_first,omitempty"`
+	LagLast         uint64       `json:"lag_last,omitempty"`
+	LagJobs         []uuid.UUID  `json:"lag_jobs,omitempty"`
+	LagMore         bool         `json:"lag_more,omitempty"`
 }
 
 // MarshalJSON encodes the event with snake_case names; durations are in
@@ -285,13 +286,13 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		JobID: e.JobID, Name: e.JobName, ThreadID: e.WorkerID, ThreadName: e.WorkerName,
 		ProcessID: e.ProcessID, OSThreadID: e.OSThreadID, IsAlive: e.Alive, State: e.State,
 		Message: e.Message, Step: e.Step, Total: e.Total, Rate: finite(e.Rate),
-		ETASeconds: e.ETA.Seconds(), StartTime: e.StartTime,
-		QueuePosition: e.QueuePosition, QueueWait: e.QueueWait.Seconds(), PausedSeconds: e.Paused.Seconds(),
-		ThreadCPU: e.ThreadCPU.Seconds(), Traceback: e.Stack, Folded: e.Folded,
+		ETASeconds: jsonSeconds(e.ETA), StartTime: e.StartTime,
+		QueuePosition: e.QueuePosition, QueueWait: jsonSeconds(e.QueueWait), PausedSeconds: jsonSeconds(e.Paused),
+		ThreadCPU: jsonSeconds(e.ThreadCPU), Traceback: e.Stack, Folded: e.Folded,
 		LagFirst: e.LagFirst, LagLast: e.LagLast, LagJobs: e.LagJobs, LagMore: e.LagMore,
 	}
 	if e.Type != EventLagged {
-		percent, duration := e.Percent, e.Duration.Seconds()
+		percent, duration := e.Percent, jsonSeconds(e.Duration)
 		w.Percent, w.DurationSeconds = &percent, &duration
 	}
 	if e.Type == EventComplete {
@@ -315,14 +316,17 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
+	if w.Type == 0 {
+		return errors.New("bgjob: event has no type")
+	}
 	*e = Event{
 		Type: w.Type, Seq: w.Seq, Time: w.Timestamp,
 		JobID: w.JobID, JobName: w.Name, WorkerID: w.ThreadID, WorkerName: w.ThreadName,
 		ProcessID: w.ProcessID, OSThreadID: w.OSThreadID, Alive: w.IsAlive, State: w.State,
 		Message: w.Message, Step: w.Step, Total: w.Total, Rate: w.Rate,
-		ETA: seconds(w.ETASeconds), StartTime: w.StartTime,
-		QueuePosition: w.QueuePosition, QueueWait: seconds(w.QueueWait), Paused: seconds(w.PausedSeconds),
-		ThreadCPU: seconds(w.ThreadCPU), Err: errorFrom(w.Error),
+		ETA: time.Duration(w.ETASeconds), StartTime: w.StartTime,
+		QueuePosition: w.QueuePosition, QueueWait: time.Duration(w.QueueWait), Paused: time.Duration(w.PausedSeconds),
+		ThreadCPU: time.Duration(w.ThreadCPU), Err: errorFrom(w.Error),
 		Stack: w.Traceback, Attrs: w.Attrs, Folded: w.Folded,
 		LagFirst: w.LagFirst, LagLast: w.LagLast, LagJobs: w.LagJobs, LagMore: w.LagMore,
 	}
@@ -330,7 +334,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		e.Percent = *w.Percent
 	}
 	if w.DurationSeconds != nil {
-		e.Duration = seconds(*w.DurationSeconds)
+		e.Duration = time.Duration(*w.DurationSeconds)
 	}
 	if w.Level != nil {
 		e.Level = *w.Level

@@ -71,7 +71,7 @@ func (a LogAttr) MarshalJSON() ([]byte, error) {
 	case slog.KindBool:
 		w.Kind, v = "bool", a.Value.Bool()
 	case slog.KindDuration:
-		w.Kind, v = "duration", jsonFloat(a.Value.Duration().Seconds())
+		w.Kind, v = "duration", jsonSeconds(a.Value.Duration())
 	case slog.KindTime:
 		w.Kind, v = "time", a.Value.Time()
 	default:
@@ -111,9 +111,9 @@ func (a *LogAttr) UnmarshalJSON(b []byte) error {
 		err = json.Unmarshal(w.Value, &v)
 		a.Value = slog.BoolValue(v)
 	case "duration":
-		var f jsonFloat
-		err = json.Unmarshal(w.Value, &f)
-		a.Value = slog.DurationValue(seconds(float64(f)))
+		var d jsonSeconds
+		err = json.Unmarshal(w.Value, &d)
+		a.Value = slog.DurationValue(time.Duration(d))
 	case "time":
 		var t time.Time
 		err = json.Unmarshal(w.Value, &t)

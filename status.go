@@ -1,10 +1,13 @@
 package bgjob
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -142,43 +145,43 @@ func (s JobStatus) Running() bool { return s.Alive && !s.State.Terminal() }
 // design's names (thread_id, is_alive, traceback, …) and durations in
 // seconds.
 type jobStatusJSON struct {
-	ID               uuid.UUID `json:"job_id"`
-	Name             string    `json:"name"`
-	State            State     `json:"state"`
-	HasWorker        bool      `json:"has_worker"`
-	Alive            bool      `json:"is_alive"`
-	WorkerID         int64     `json:"thread_id"`
-	WorkerName       string    `json:"thread_name"`
-	ProcessID        int       `json:"process_id"`
-	OSThreadID       int       `json:"os_thread_id,omitempty"`
-	ThreadCPUSeconds float64   `json:"thread_cpu_seconds,omitempty"`
-	Percent          float64   `json:"percent"`
-	Step             int64     `json:"step"`
-	Total            int64     `json:"total,omitempty"`
-	Message          string    `json:"message,omitempty"`
-	Rate             float64   `json:"rate"`
-	ETASeconds       float64   `json:"eta_seconds,omitempty"`
-	Priority         int       `json:"priority,omitempty"`
-	QueueWaitSeconds float64   `json:"queue_wait_seconds,omitempty"`
-	StartTime        time.Time `json:"start_time,omitzero"`
-	EndTime          time.Time `json:"end_time,omitzero"`
-	DurationSeconds  float64   `json:"duration_seconds"`
-	PausedSeconds    float64   `json:"paused_seconds,omitempty"`
-	Stalled          bool      `json:"stalled,omitempty"`
-	Error            string    `json:"error,omitempty"`
-	Traceback        string    `json:"traceback,omitempty"`
+	ID               uuid.UUID   `json:"job_id"`
+	Name             string      `json:"name"`
+	State            State       `json:"state"`
+	HasWorker        bool        `json:"has_worker"`
+	Alive            bool        `json:"is_alive"`
+	WorkerID         int64       `json:"thread_id"`
+	WorkerName       string      `json:"thread_name"`
+	ProcessID        int         `json:"process_id"`
+	OSThreadID       int         `json:"os_thread_id,omitempty"`
+	ThreadCPUSeconds jsonSeconds `json:"thread_cpu_seconds,omitempty"`
+	Percent          float64     `json:"percent"`
+	Step             int64       `json:"step"`
+	Total            int64       `json:"total,omitempty"`
+	Message          string      `json:"message,omitempty"`
+	Rate             float64     `json:"rate"`
+	ETASeconds       jsonSeconds `json:"eta_seconds,omitempty"`
+	Priority         int         `json:"priority,omitempty"`
+	QueueWaitSeconds jsonSeconds `json:"queue_wait_seconds,omitempty"`
+	StartTime        time.Time   `json:"start_time,omitzero"`
+	EndTime          time.Time   `json:"end_time,omitzero"`
+	DurationSeconds  jsonSeconds `json:"duration_seconds"`
+	PausedSeconds    jsonSeconds `json:"paused_seconds,omitempty"`
+	Stalled          bool        `json:"stalled,omitempty"`
+	Error            string      `json:"error,omitempty"`
+	Traceback        string      `json:"traceback,omitempty"`
 }
 
 func (s JobStatus) wire() jobStatusJSON {
 	w := jobStatusJSON{
 		ID: s.ID, Name: s.Name, State: s.State, HasWorker: s.HasWorker, Alive: s.Alive,
 		WorkerID: s.WorkerID, WorkerName: s.WorkerName, ProcessID: s.ProcessID,
-		OSThreadID: s.OSThreadID, ThreadCPUSeconds: s.ThreadCPU.Seconds(),
+		OSThreadID: s.OSThreadID, ThreadCPUSeconds: jsonSeconds(s.ThreadCPU),
 		Percent: s.Percent, Step: s.Step, Total: s.Total, Message: s.Message,
-		Rate: finite(s.Rate), ETASeconds: s.ETA.Seconds(),
-		Priority: s.Priority, QueueWaitSeconds: s.QueueWait.Seconds(),
+		Rate: finite(s.Rate), ETASeconds: jsonSeconds(s.ETA),
+		Priority: s.Priority, QueueWaitSeconds: jsonSeconds(s.QueueWait),
 		StartTime: s.StartTime, EndTime: s.EndTime,
-		DurationSeconds: s.Duration.Seconds(), PausedSeconds: s.Paused.Seconds(),
+		DurationSeconds: jsonSeconds(s.Duration), PausedSeconds: jsonSeconds(s.Paused),
 		Stalled: s.Stalled, Traceback: s.Stack,
 	}
 	if s.Err != nil {
@@ -191,12 +194,12 @@ func (w jobStatusJSON) status() JobStatus {
 	return JobStatus{
 		ID: w.ID, Name: w.Name, State: w.State, HasWorker: w.HasWorker, Alive: w.Alive,
 		WorkerID: w.WorkerID, WorkerName: w.WorkerName, ProcessID: w.ProcessID,
-		OSThreadID: w.OSThreadID, ThreadCPU: seconds(w.ThreadCPUSeconds),
+		OSThreadID: w.OSThreadID, ThreadCPU: time.Duration(w.ThreadCPUSeconds),
 		Percent: w.Percent, Step: w.Step, Total: w.Total, Message: w.Message,
-		Rate: w.Rate, ETA: seconds(w.ETASeconds),
-		Priority: w.Priority, QueueWait: seconds(w.QueueWaitSeconds),
+		Rate: w.Rate, ETA: time.Duration(w.ETASeconds),
+		Priority: w.Priority, QueueWait: time.Duration(w.QueueWaitSeconds),
 		StartTime: w.StartTime, EndTime: w.EndTime,
-		Duration: seconds(w.DurationSeconds), Paused: seconds(w.PausedSeconds),
+		Duration: time.Duration(w.DurationSeconds), Paused: time.Duration(w.PausedSeconds),
 		Stalled: w.Stalled, Err: errorFrom(w.Error), Stack: w.Traceback,
 	}
 }
@@ -254,12 +257,80 @@ type HistoryStatus struct {
 }
 
 // seconds converts a number of seconds to a Duration, rounded to the
-// nanosecond, so that a duration survives a round trip through JSON.
+// nanosecond; beyond what a Duration holds it is the longest or the
+// shortest Duration, never one of the other sign.
 func seconds(s float64) time.Duration {
-	if math.IsNaN(s) {
+	switch ns := math.Round(s * float64(time.Second)); {
+	case math.IsNaN(ns):
 		return 0
+	case ns >= math.MaxInt64:
+		return math.MaxInt64
+	case ns <= math.MinInt64:
+		return math.MinInt64
+	default:
+		return time.Duration(ns)
 	}
-	return time.Duration(math.Round(s * float64(time.Second)))
+}
+
+// jsonSeconds is a Duration whose JSON form is a number of seconds written
+// with exactly the nanoseconds it has, and read back as exactly, so that
+// every Duration survives a round trip: a float64 holds seconds to the
+// nanosecond only up to 2^51 ns, 26 days, which a busy process's CPU time
+// passes in a day.
+type jsonSeconds time.Duration
+
+func (s jsonSeconds) MarshalJSON() ([]byte, error) {
+	u := uint64(s)
+	var b []byte
+	if s < 0 {
+		b, u = append(b, '-'), -u
+	}
+	b = strconv.AppendUint(b, u/uint64(time.Second), 10)
+	if frac := u % uint64(time.Second); frac != 0 {
+		digits := strconv.AppendUint(nil, frac+uint64(time.Second), 10)[1:] // nine, zero-padded
+		b = append(append(b, '.'), bytes.TrimRight(digits, "0")...)
+	}
+	return b, nil
+}
+
+// UnmarshalJSON reads a number of seconds, rounded to the nanosecond
+// (half away from zero); beyond what a Duration holds it is the longest
+// or the shortest Duration.
+func (s *jsonSeconds) UnmarshalJSON(b []byte) error {
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil || string(b) == "null" {
+		return err
+	}
+	num := string(b)
+	if strings.ContainsAny(num, "eE") || math.Abs(f) >= 1e10 {
+		*s = jsonSeconds(seconds(f))
+		return nil
+	}
+	// A plain decimal under 1e10 seconds: read it digit by digit, with no
+	// float in between.
+	neg := strings.HasPrefix(num, "-")
+	whole, frac, _ := strings.Cut(strings.TrimPrefix(num, "-"), ".")
+	sec, err := strconv.ParseUint(whole, 10, 64)
+	if err != nil {
+		return err
+	}
+	frac += "0000000000"
+	ns, _ := strconv.ParseUint(frac[:9], 10, 64)
+	if frac[9] >= '5' {
+		ns++
+	}
+	u := sec*uint64(time.Second) + ns
+	switch {
+	case !neg && u > math.MaxInt64:
+		*s = math.MaxInt64
+	case !neg:
+		*s = jsonSeconds(u)
+	case u > 1<<63:
+		*s = math.MinInt64
+	default:
+		*s = jsonSeconds(-u)
+	}
+	return nil
 }
 
 // finite returns f, or 0 when f is not a number JSON can carry.

@@ -3,6 +3,7 @@ package bgjob
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -61,7 +62,7 @@ func (r *Runner) Subscribe(opts ...SubscribeOption) (*Subscription, error) {
 		LogBacklog: cfg.logBacklog,
 		Policy:     delivery.Policy(cfg.policy),
 		Lagged: func(first, last uint64, jobs []uuid.UUID, more bool) Event {
-			return Event{Type: EventLagged, ProcessID: r.pid, LagFirst: first, LagLast: last, LagJobs: jobs, LagMore: more}
+			return Event{Type: EventLagged, Time: time.Now(), ProcessID: r.pid, LagFirst: first, LagLast: last, LagJobs: jobs, LagMore: more}
 		},
 		Stamp:   func(ev *Event, seq uint64, folded int) { ev.Seq, ev.Folded = seq, folded },
 		Clone:   (*Event).clone,
@@ -181,6 +182,27 @@ var (
 	_ = [1]struct{}{}[Lagging-Policy(delivery.Lagging)]
 	_ = [1]struct{}{}[Lossless-Policy(delivery.Lossless)]
 )
+
+// MarshalText returns "lagging" or "lossless".
+func (p Policy) MarshalText() ([]byte, error) {
+	if p != Lagging && p != Lossless {
+		return nil, fmt.Errorf("bgjob: invalid policy %d", uint8(p))
+	}
+	return []byte(p.String()), nil
+}
+
+// UnmarshalText parses "lagging" or "lossless".
+func (p *Policy) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "lagging":
+		*p = Lagging
+	case "lossless":
+		*p = Lossless
+	default:
+		return fmt.Errorf("bgjob: unknown policy %q", b)
+	}
+	return nil
+}
 
 // String returns "lagging" or "lossless".
 func (p Policy) String() string {

@@ -105,16 +105,16 @@ type Resources struct {
 }
 
 type resourcesJSON struct {
-	CPUSeconds       float64 `json:"cpu_seconds"`
-	RSS              uint64  `json:"rss_bytes"`
-	Heap             uint64  `json:"heap_bytes"`
-	Goroutines       int     `json:"goroutines"`
-	ThreadCPUSeconds float64 `json:"thread_cpu_seconds,omitempty"`
+	CPUSeconds       jsonSeconds `json:"cpu_seconds"`
+	RSS              uint64      `json:"rss_bytes"`
+	Heap             uint64      `json:"heap_bytes"`
+	Goroutines       int         `json:"goroutines"`
+	ThreadCPUSeconds jsonSeconds `json:"thread_cpu_seconds,omitempty"`
 }
 
 // MarshalJSON encodes the sample with CPU times in seconds.
 func (r Resources) MarshalJSON() ([]byte, error) {
-	return json.Marshal(resourcesJSON{r.CPU.Seconds(), r.RSS, r.Heap, r.Goroutines, r.ThreadCPU.Seconds()})
+	return json.Marshal(resourcesJSON{jsonSeconds(r.CPU), r.RSS, r.Heap, r.Goroutines, jsonSeconds(r.ThreadCPU)})
 }
 
 // UnmarshalJSON decodes the form MarshalJSON writes.
@@ -123,7 +123,7 @@ func (r *Resources) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*r = Resources{seconds(w.CPUSeconds), w.RSS, w.Heap, w.Goroutines, seconds(w.ThreadCPUSeconds)}
+	*r = Resources{time.Duration(w.CPUSeconds), w.RSS, w.Heap, w.Goroutines, time.Duration(w.ThreadCPUSeconds)}
 	return nil
 }
 
