@@ -335,20 +335,27 @@ func (j *job) dispatchLocked(withInfo bool) bool {
 	if j.timeout > 0 {
 		j.timer = time.AfterFunc(j.timeout, func() { _ = j.cancelWith(ErrTimeout) })
 	}
+	// The events are published before the job's code can run, so that
+	// info and worker_started show the job as it was given its worker
+	// (no progress yet), whatever the job does first.
+	var ready chan int
 	if j.lockThread {
-		// The goroutine tells its thread before the job runs, so that
-		// info and worker_started can name it.
-		ready := make(chan int)
+		// The goroutine tells its thread, then waits for the events to
+		// be out, so that info and worker_started can name the thread.
+		ready = make(chan int)
 		go j.run(ready)
 		j.cur.osThreadID = <-ready
-	} else {
-		go j.run(nil)
 	}
 	if j.observedLocked() {
 		if withInfo {
 			j.publishLocked(j.eventLocked(EventInfo, now))
 		}
 		j.publishLocked(j.eventLocked(EventWorkerStarted, now))
+	}
+	if ready != nil {
+		close(ready)
+	} else {
+		go j.run(nil)
 	}
 	j.commitLocked()
 	j.r.activate(j)
@@ -358,12 +365,13 @@ func (j *job) dispatchLocked(withInfo bool) bool {
 // run is the job's goroutine: it runs the job under its pprof labels and
 // publishes complete and worker_stopped however the job ends, even by
 // runtime.Goexit. worker_started was published by whoever started it.
-func (j *job) run(ready chan<- int) {
+func (j *job) run(ready chan int) {
 	if ready != nil {
 		// Never unlocked: the thread ends with the goroutine, so whatever
 		// the job did to it cannot leak into other goroutines.
 		runtime.LockOSThread()
 		ready <- osThreadID()
+		<-ready // closed once worker_started is out
 	}
 	var (
 		err      error

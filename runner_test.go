@@ -135,6 +135,10 @@ func TestLifecycleOfOneJob(t *testing.T) {
 	// As the original design's thread: once started, info says so.
 	assert.True(t, info.Alive, "a job given a worker at once is alive in its info")
 	assert.Equal(t, bgjob.StateRunning, info.State)
+	for _, ev := range []bgjob.Event{info, started} {
+		assert.Zero(t, ev.Step, "%s is out before the job's code runs", ev.Type)
+		assert.Zero(t, ev.Percent)
+	}
 	assert.True(t, started.Alive)
 	assert.Equal(t, bgjob.StateRunning, started.State)
 	assert.False(t, started.StartTime.IsZero())
