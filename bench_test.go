@@ -508,3 +508,26 @@ func BenchmarkRunnerGetStatusWithHistory(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMetric records a value under a name already seen, as a
+// training loop does at every batch.
+func BenchmarkMetric(b *testing.B) {
+	r := benchRunner(b)
+	inJob(b, r, func(p *Progress) {
+		_ = p.Metric("loss", 1)
+		for i := 0; i < b.N; i++ {
+			_ = p.Metric("loss", float64(i))
+		}
+	})
+}
+
+// BenchmarkMetrics records two values in one call, as at the end of an
+// epoch.
+func BenchmarkMetrics(b *testing.B) {
+	r := benchRunner(b)
+	inJob(b, r, func(p *Progress) {
+		for i := 0; i < b.N; i++ {
+			_ = p.Metrics(Scalar{"loss", float64(i)}, Scalar{"accuracy", 0.5})
+		}
+	})
+}

@@ -151,6 +151,10 @@ type Event struct {
 	Message string
 	Rate    float64
 	ETA     time.Duration
+	// Metrics holds the latest value of each metric the job records
+	// (Progress.Metric), in progress, paused, resumed, stalled, unstalled
+	// and complete events.
+	Metrics []Metric
 
 	// QueuePosition is the job's place in the queue (EventQueued).
 	QueuePosition int
@@ -235,6 +239,9 @@ func (e *Event) clone() Event {
 	if e.LagJobs != nil {
 		c.LagJobs = slices.Clone(e.LagJobs)
 	}
+	if e.Metrics != nil {
+		c.Metrics = slices.Clone(e.Metrics)
+	}
 	return c
 }
 
@@ -258,6 +265,7 @@ type eventJSON struct {
 	Total           int64        `json:"total,omitempty"`
 	Rate            float64      `json:"rate,omitempty"`
 	ETASeconds      jsonSeconds  `json:"eta_seconds,omitempty"`
+	Metrics         []Metric     `json:"metrics,omitempty"`
 	QueuePosition   int          `json:"queue_position,omitempty"`
 	QueueWait       jsonSeconds  `json:"queue_wait_seconds,omitempty"`
 	StartTime       time.Time    `json:"start_time,omitzero"`
@@ -286,7 +294,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		JobID: e.JobID, Name: e.JobName, ThreadID: e.WorkerID, ThreadName: e.WorkerName,
 		ProcessID: e.ProcessID, OSThreadID: e.OSThreadID, IsAlive: e.Alive, State: e.State,
 		Message: e.Message, Step: e.Step, Total: e.Total, Rate: finite(e.Rate),
-		ETASeconds: jsonSeconds(e.ETA), StartTime: e.StartTime,
+		ETASeconds: jsonSeconds(e.ETA), Metrics: e.Metrics, StartTime: e.StartTime,
 		QueuePosition: e.QueuePosition, QueueWait: jsonSeconds(e.QueueWait), PausedSeconds: jsonSeconds(e.Paused),
 		ThreadCPU: jsonSeconds(e.ThreadCPU), Traceback: e.Stack, Folded: e.Folded,
 		LagFirst: e.LagFirst, LagLast: e.LagLast, LagJobs: e.LagJobs, LagMore: e.LagMore,
@@ -324,7 +332,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 		JobID: w.JobID, JobName: w.Name, WorkerID: w.ThreadID, WorkerName: w.ThreadName,
 		ProcessID: w.ProcessID, OSThreadID: w.OSThreadID, Alive: w.IsAlive, State: w.State,
 		Message: w.Message, Step: w.Step, Total: w.Total, Rate: w.Rate,
-		ETA: time.Duration(w.ETASeconds), StartTime: w.StartTime,
+		ETA: time.Duration(w.ETASeconds), Metrics: w.Metrics, StartTime: w.StartTime,
 		QueuePosition: w.QueuePosition, QueueWait: time.Duration(w.QueueWait), Paused: time.Duration(w.PausedSeconds),
 		ThreadCPU: time.Duration(w.ThreadCPU), Err: errorFrom(w.Error),
 		Stack: w.Traceback, Attrs: w.Attrs, Folded: w.Folded,

@@ -68,6 +68,10 @@ func FormatText(ev Event) string {
 			b.WriteString(FormatDuration(ev.ETA))
 		}
 		b.WriteString(")")
+		if len(ev.Metrics) > 0 {
+			b.WriteByte(' ')
+			b.Write(appendMetrics(nil, ev.Metrics))
+		}
 	case EventPaused:
 		fmt.Fprintf(&b, "[worker %d] paused", ev.WorkerID)
 	case EventResumed:

@@ -10,23 +10,26 @@ import (
 )
 
 // JobRecord is what remains of a finished job: its final status (state,
-// times, queue wait, time paused, error, panic stack, last progress), the
-// tail of its log and its timeline. A JobRecord handed out is the
-// caller's own: its slices are copies.
+// times, queue wait, time paused, error, panic stack, last progress and
+// metrics), the tail of its log, its timeline and the series of its
+// metrics. A JobRecord handed out is the caller's own: its slices are
+// copies.
 type JobRecord struct {
 	JobStatus
 	Logs     []LogRecord
 	Timeline []TimelinePoint
+	Series   []MetricSeries
 }
 
-// MarshalJSON encodes the record as its status's JSON object with two
-// more fields, "logs" and "timeline".
+// MarshalJSON encodes the record as its status's JSON object with three
+// more fields, "logs", "timeline" and "series".
 func (rec JobRecord) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		jobStatusJSON
 		Logs     []LogRecord     `json:"logs,omitempty"`
 		Timeline []TimelinePoint `json:"timeline,omitempty"`
-	}{rec.wire(), rec.Logs, rec.Timeline})
+		Series   []MetricSeries  `json:"series,omitempty"`
+	}{rec.wire(), rec.Logs, rec.Timeline, rec.Series})
 }
 
 // UnmarshalJSON decodes the form MarshalJSON writes.
@@ -35,11 +38,12 @@ func (rec *JobRecord) UnmarshalJSON(b []byte) error {
 		jobStatusJSON
 		Logs     []LogRecord     `json:"logs"`
 		Timeline []TimelinePoint `json:"timeline"`
+		Series   []MetricSeries  `json:"series"`
 	}
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	*rec = JobRecord{JobStatus: w.status(), Logs: w.Logs, Timeline: w.Timeline}
+	*rec = JobRecord{JobStatus: w.status(), Logs: w.Logs, Timeline: w.Timeline, Series: w.Series}
 	return nil
 }
 

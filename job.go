@@ -15,7 +15,9 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/bgjob/bgjob/internal/delivery"
 	"github.com/bgjob/bgjob/internal/lifecycle"
+	"github.com/bgjob/bgjob/internal/metrics"
 	"github.com/bgjob/bgjob/internal/ring"
 	"github.com/bgjob/bgjob/internal/sched"
 	"github.com/bgjob/bgjob/internal/timeline"
@@ -106,6 +108,13 @@ type job struct {
 	settledText    string
 	messageVersion uint64
 
+	// metricMu guards the job's metrics, made on first use. A leaf, held
+	// for one record or one copy; hasMetrics tells status readers,
+	// without it, whether there is anything to copy.
+	metricMu   sync.Mutex
+	metrics    *metrics.Set
+	hasMetrics atomic.Bool
+
 	// snap is the status as of the job's last change.
 	snap atomic.Pointer[snapshot]
 
@@ -139,6 +148,7 @@ type job struct {
 	// stallPublished tells that subscribers were told of the stall, and so
 	// must be told of its end.
 	stallPublished bool
+	estimator      rateEstimator
 	timeline       *timeline.Timeline[TimelinePoint] // from the worker's start
 	// timelineMessage is the message as of the newest progress point.
 	timelineMessage string
@@ -267,6 +277,9 @@ func (j *job) statusOf(s *snapshot, p progressValues) JobStatus {
 	if s.alive && s.osThreadID != 0 {
 		st.ThreadCPU = threadCPUTime(s.osThreadID)
 	}
+	if j.hasMetrics.Load() {
+		st.Metrics, st.MetricsDropped = j.latestMetrics()
+	}
 	return st
 }
 
@@ -286,7 +299,7 @@ func (j *job) progressLocked() progressValues {
 // by every subscription, and copied for each reader.
 func (j *job) eventLocked(t EventType, now time.Time) *Event {
 	p := j.progressLocked()
-	return &Event{
+	ev := &Event{
 		Type:       t,
 		Time:       now,
 		JobID:      j.id,
@@ -307,6 +320,11 @@ func (j *job) eventLocked(t EventType, now time.Time) *Event {
 		StartTime:  j.cur.startTime,
 		Duration:   j.cur.running(now),
 	}
+	if p.metricVersion != 0 && (t.class() == delivery.Foldable || t == EventComplete) {
+		// The events that carry a job's progress carry its metrics too.
+		ev.Metrics, _ = j.latestMetrics()
+	}
+	return ev
 }
 
 // publishLocked publishes ev to the Runner's subscribers.
@@ -415,7 +433,7 @@ func (j *job) finish(err error, panicErr *PanicError, canceled bool) {
 	j.cur.endTime = now
 	j.settleMessageLocked()
 	last := j.readProgress()
-	j.cur.rate, _ = estimate(last, j.cur.running(now))
+	j.cur.rate = averageRate(last, j.cur.running(now))
 	j.cur.eta = 0
 	stopTimers(j.timer, j.graceTimer)
 
@@ -646,7 +664,12 @@ func (j *job) tick(now time.Time) (stalled bool) {
 	}
 	j.settleMessageLocked()
 	p := j.readProgress()
-	rate, eta := estimate(p, j.cur.running(now))
+	var span time.Duration
+	if j.cur.stalled {
+		span = j.r.cfg.progressInterval // the hang is not run time for the rate
+	}
+	j.estimator.observe(p, j.cur.running(now), span)
+	rate, eta := j.estimator.rate, j.estimator.eta(p)
 	changed := rate != j.cur.rate || eta != j.cur.eta
 	j.cur.rate, j.cur.eta = rate, eta
 	switch limit := j.r.cfg.stallTimeout; {
@@ -727,7 +750,7 @@ func (j *job) recordThreadCPU(now time.Time, sample Resources) {
 // record returns the job's record for the history, deep copied.
 func (j *job) record() JobRecord {
 	j.mu.Lock()
-	rec := JobRecord{JobStatus: j.statusOf(j.snap.Load(), j.cur.final), Logs: j.logsLocked()}
+	rec := JobRecord{JobStatus: j.statusOf(j.snap.Load(), j.cur.final), Logs: j.logsLocked(), Series: j.metricSeries()}
 	own, from, to := j.timelineLocked(), j.cur.startTime, j.cur.endTime
 	j.mu.Unlock()
 	rec.Timeline = j.r.withSamples(own, from, to)

@@ -92,11 +92,20 @@ func normalize[T any](v T) T {
 	switch x := any(&v).(type) {
 	case *bgjob.Event:
 		x.Err, x.Attrs = plainError(x.Err), comparableAttrs(x.Attrs)
+		x.Metrics = normalizeAll(x.Metrics)
 	case *bgjob.JobStatus:
 		x.Err = plainError(x.Err)
+		x.Metrics = normalizeAll(x.Metrics)
 	case *bgjob.JobRecord:
 		x.JobStatus = normalize(x.JobStatus)
 		x.Logs = normalizeAll(x.Logs)
+		x.Series = normalizeAll(x.Series)
+	case *bgjob.Metric:
+		x.Value = comparableFloat(x.Value)
+	case *bgjob.MetricSeries:
+		x.Points = normalizeAll(x.Points)
+	case *bgjob.MetricPoint:
+		x.Min, x.Max, x.Last = comparableFloat(x.Min), comparableFloat(x.Max), comparableFloat(x.Last)
 	case *bgjob.LogRecord:
 		x.Attrs = comparableAttrs(x.Attrs)
 	case *bgjob.LogAttr:
@@ -116,6 +125,15 @@ func normalizeAll[T any](vs []T) []T {
 		out[i] = normalize(v)
 	}
 	return out
+}
+
+// comparableFloat stands a NaN, which equals nothing, by a value no test
+// uses, so that values holding one compare equal.
+func comparableFloat(f float64) float64 {
+	if math.IsNaN(f) {
+		return -math.MaxFloat64
+	}
+	return f
 }
 
 func plainError(err error) error {
@@ -232,6 +250,7 @@ func wireEventCases() []wireEventCase {
 			e.StartTime, e.Duration = wireStarted, wireRunTime
 			e.Percent, e.Step, e.Total, e.Message = 37.5, 3, 8, "epoch 3 loss 0.4120"
 			e.Rate, e.ETA, e.Folded = 0.0012345, wireETA, 4
+			e.Metrics = wireMetrics()
 		}), absent{}},
 		{"paused", wireEvent(bgjob.EventPaused, func(e *bgjob.Event) {
 			e.State, e.Percent, e.Step, e.Total, e.Duration = bgjob.StatePaused, 37.5, 3, 8, wireRunTime
@@ -385,6 +404,7 @@ func wireStatus() bgjob.JobStatus {
 		OSThreadID: 52377, ThreadCPU: wireThreadCPU,
 		Percent: 62.5, Step: 5, Total: 8, Message: "epoch 5 loss 0.3871",
 		Rate: 0.0012345, ETA: wireETA,
+		Metrics: wireMetrics(), MetricsDropped: 3,
 		Priority: -2, QueueWait: wireQueueWait,
 		StartTime: wireStarted, EndTime: wireEnded,
 		Duration: wireRunTime, Paused: wirePaused, Stalled: true,
@@ -455,6 +475,25 @@ func wireRecord() bgjob.JobRecord {
 			{Time: wireAt, Level: slog.LevelWarn, Message: "slow epoch", Attrs: wireAttrs},
 		},
 		Timeline: wireTimeline(),
+		Series: []bgjob.MetricSeries{
+			{Name: "loss", Points: []bgjob.MetricPoint{
+				{Step: 0, Min: 0.9, Max: 2.5, Last: 1.2, Count: 4},
+				{Step: 4, Min: 0.38, Max: 100, Last: math.NaN(), Count: 4},
+			}},
+			{Name: "grad_norm", Points: []bgjob.MetricPoint{{Step: 2, Min: math.Inf(-1), Max: math.Inf(1), Last: 3, Count: 2}}},
+		},
+	}
+}
+
+// wireMetrics are metric values of every sort: a float, a whole number,
+// NaN and the infinities.
+func wireMetrics() []bgjob.Metric {
+	return []bgjob.Metric{
+		{Name: "loss", Value: 0.3871, Step: 5},
+		{Name: "epoch", Value: 5, Step: 5},
+		{Name: "grad_norm", Value: math.NaN(), Step: 5},
+		{Name: "lr", Value: math.Inf(1), Step: 4},
+		{Name: "margin", Value: math.Inf(-1), Step: 4},
 	}
 }
 

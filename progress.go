@@ -106,11 +106,12 @@ func (p *Progress) Checkpoint() error {
 // progressValues is the progress of a job at one moment, with every clamp
 // applied.
 type progressValues struct {
-	percent float64
-	step    int64
-	total   int64
-	message string
-	version uint64 // of the message
+	percent       float64
+	step          int64
+	total         int64
+	message       string
+	version       uint64 // of the message
+	metricVersion uint64 // of the metrics
 }
 
 // readProgress reads the job's live progress values. It takes only the
@@ -129,6 +130,7 @@ func (j *job) readProgress() progressValues {
 	j.msgMu.Lock()
 	v.message, v.version = j.message, j.messageVersion
 	j.msgMu.Unlock()
+	v.metricVersion = j.metricVersionNow()
 	return v
 }
 
@@ -154,34 +156,91 @@ func (j *job) settleMessageLocked() {
 
 // changed reports whether v differs from w in anything a reader sees.
 func (v progressValues) changed(w progressValues) bool {
-	return v.step != w.step || v.total != w.total || v.percent != w.percent || v.version != w.version
+	return v.step != w.step || v.total != w.total || v.percent != w.percent ||
+		v.version != w.version || v.metricVersion != w.metricVersion
 }
 
-// estimate returns the rate and ETA of a job that made progress p after
-// running for the given time. The Runner calls it at every progress
-// interval and when the job ends, never on the job's hot path.
-//
-// Both are averages over the run so far: honest for the steady loops of
-// training, and free of any state the job would have to update. The rate
-// counts steps, or percent when the job reports no steps.
-func estimate(p progressValues, running time.Duration) (rate float64, eta time.Duration) {
-	secs := running.Seconds()
-	if secs <= 0 {
-		return 0, 0
-	}
-	units := float64(p.step)
+// rateSmoothing is the weight of the newest span in the smoothed rate:
+// tqdm's default. A hang therefore weighs little once progress resumes,
+// and the ETA recovers within a few intervals.
+const rateSmoothing = 0.3
+
+// rateEstimator smooths a job's rate, as tqdm does: at each interval in
+// which the job made progress, the rate over the span since the previous
+// sample enters an exponential moving average. Time paused is not run
+// time, and a span that ends a stall is counted as one interval, so that
+// neither a pause nor a hang drags the rate down. It is owned by the job,
+// under its lock, and fed by the progress loop, never by the job's hot
+// path.
+type rateEstimator struct {
+	units   float64       // progress at the last sample
+	running time.Duration // run time at the last sample
+	rate    float64       // smoothed units per second
+}
+
+// units returns the progress a rate counts: steps, or percent when the job
+// reports no steps.
+func (p progressValues) units() float64 {
 	if p.total == 0 && p.step == 0 {
-		units = p.percent
+		return p.percent
 	}
-	if units > 0 {
-		rate = units / secs
+	return float64(p.step)
+}
+
+// observe takes the job's progress p after running for the given time;
+// span, when positive, stands for the time the progress since the last
+// sample took (the interval that ended a stall).
+func (e *rateEstimator) observe(p progressValues, running, span time.Duration) {
+	units := p.units()
+	switch {
+	case units < e.units: // progress went back: start again from here
+		e.units, e.running = units, running
+		return
+	case units == e.units:
+		return // no progress: the rate holds; a stall is reported as such
 	}
-	if done := p.percent / 100; done > 0 && done < 1 {
-		// Far from the end of a long run the estimate can pass what a
-		// Duration holds (292 years): that is unknown, not negative.
-		if e := float64(running) * (1 - done) / done; e < math.MaxInt64 {
-			eta = time.Duration(e)
-		}
+	dt := running - e.running
+	if span > 0 && span < dt {
+		dt = span
 	}
-	return rate, eta
+	if dt <= 0 {
+		return
+	}
+	inst := (units - e.units) / dt.Seconds()
+	if e.rate == 0 {
+		e.rate = inst
+	} else {
+		e.rate = rateSmoothing*inst + (1-rateSmoothing)*e.rate
+	}
+	e.units, e.running = units, running
+}
+
+// eta returns the time left at the smoothed rate, zero when unknown.
+func (e *rateEstimator) eta(p progressValues) time.Duration {
+	var left float64
+	switch {
+	case p.total > 0:
+		left = float64(p.total - p.step)
+	case p.step == 0:
+		left = 100 - p.percent
+	default:
+		return 0 // steps without a total: no end to estimate
+	}
+	if e.rate <= 0 || left <= 0 {
+		return 0
+	}
+	// Far from the end of a long run the estimate can pass what a
+	// Duration holds (292 years): that is unknown, not negative.
+	if d := left / e.rate * float64(time.Second); d < math.MaxInt64 {
+		return time.Duration(d)
+	}
+	return 0
+}
+
+// averageRate returns the rate over the whole run, for a job that ended.
+func averageRate(p progressValues, running time.Duration) float64 {
+	if secs := running.Seconds(); secs > 0 && p.units() > 0 {
+		return p.units() / secs
+	}
+	return 0
 }

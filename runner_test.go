@@ -518,16 +518,16 @@ func TestDurationAndStatusWhileRunning(t *testing.T) {
 		assert.Equal(t, int64(19), st.Step, "progress is live")
 		assert.Equal(t, 19.0, st.Percent)
 		assert.Equal(t, 2025*time.Millisecond, st.Duration, "duration is live")
-		// Rate and ETA are averages over the run, estimated at each
-		// interval: the last estimate was at 2s, after 19 steps.
-		assert.InDelta(t, 19/2.0, st.Rate, 1e-9)
-		ran, done := float64(2*time.Second), 0.19
-		assert.Equal(t, time.Duration(ran*(1-done)/done), st.ETA)
+		// The rate is smoothed over recent progress, estimated at each
+		// interval: one step per interval after the first, ten a second;
+		// the ETA is what is left at that rate.
+		assert.InDelta(t, 10, st.Rate, 0.01)
+		assert.InDelta(t, float64(81*time.Second/10), float64(st.ETA), float64(100*time.Millisecond))
 
 		time.Sleep(100 * time.Millisecond)
 		st = h.Status()
 		assert.Equal(t, int64(20), st.Step)
-		assert.InDelta(t, 20/2.1, st.Rate, 1e-9)
+		assert.InDelta(t, 10, st.Rate, 0.01)
 
 		require.NoError(t, h.Wait(t.Context()))
 		st = h.Status()

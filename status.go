@@ -111,9 +111,18 @@ type JobStatus struct {
 	// Message is at most MaxMessageLen bytes.
 	Message string
 	// Rate is in steps per second (percent per second when the job reports
-	// only percent); ETA is the estimated time left, zero when unknown.
+	// only percent), smoothed over recent progress as tqdm does, with
+	// paused and stalled time left out; once the job ended, its average
+	// over the run. ETA is the estimated time left at that rate, zero when
+	// unknown.
 	Rate float64
 	ETA  time.Duration
+	// Metrics holds the latest value of each metric the job recorded
+	// (Progress.Metric), in the order they were first recorded;
+	// MetricsDropped counts the values it refused (bad names, names
+	// beyond MaxMetrics). Handle.Metrics has their series.
+	Metrics        []Metric
+	MetricsDropped uint64
 
 	// Priority is the job's place in the queue relative to others (see
 	// WithPriority); QueueWait how long it waited there.
@@ -161,6 +170,8 @@ type jobStatusJSON struct {
 	Message          string      `json:"message,omitempty"`
 	Rate             float64     `json:"rate"`
 	ETASeconds       jsonSeconds `json:"eta_seconds,omitempty"`
+	Metrics          []Metric    `json:"metrics,omitempty"`
+	MetricsDropped   uint64      `json:"metrics_dropped,omitempty"`
 	Priority         int         `json:"priority,omitempty"`
 	QueueWaitSeconds jsonSeconds `json:"queue_wait_seconds,omitempty"`
 	StartTime        time.Time   `json:"start_time,omitzero"`
@@ -178,7 +189,7 @@ func (s JobStatus) wire() jobStatusJSON {
 		WorkerID: s.WorkerID, WorkerName: s.WorkerName, ProcessID: s.ProcessID,
 		OSThreadID: s.OSThreadID, ThreadCPUSeconds: jsonSeconds(s.ThreadCPU),
 		Percent: s.Percent, Step: s.Step, Total: s.Total, Message: s.Message,
-		Rate: finite(s.Rate), ETASeconds: jsonSeconds(s.ETA),
+		Rate: finite(s.Rate), ETASeconds: jsonSeconds(s.ETA), Metrics: s.Metrics, MetricsDropped: s.MetricsDropped,
 		Priority: s.Priority, QueueWaitSeconds: jsonSeconds(s.QueueWait),
 		StartTime: s.StartTime, EndTime: s.EndTime,
 		DurationSeconds: jsonSeconds(s.Duration), PausedSeconds: jsonSeconds(s.Paused),
@@ -196,7 +207,7 @@ func (w jobStatusJSON) status() JobStatus {
 		WorkerID: w.WorkerID, WorkerName: w.WorkerName, ProcessID: w.ProcessID,
 		OSThreadID: w.OSThreadID, ThreadCPU: time.Duration(w.ThreadCPUSeconds),
 		Percent: w.Percent, Step: w.Step, Total: w.Total, Message: w.Message,
-		Rate: w.Rate, ETA: time.Duration(w.ETASeconds),
+		Rate: w.Rate, ETA: time.Duration(w.ETASeconds), Metrics: w.Metrics, MetricsDropped: w.MetricsDropped,
 		Priority: w.Priority, QueueWait: time.Duration(w.QueueWaitSeconds),
 		StartTime: w.StartTime, EndTime: w.EndTime,
 		Duration: time.Duration(w.DurationSeconds), Paused: time.Duration(w.PausedSeconds),
