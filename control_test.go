@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -427,7 +428,8 @@ func TestStallDetection(t *testing.T) {
 		require.Len(t, unstalled, 1)
 		assert.Equal(t, "no progress for 1.0s", stalled[0].Message)
 		assert.Contains(t, stalled[0].Stack, "stallingJob", "the stacks show where the job is")
-		assert.Contains(t, stalled[0].Stack, bgjob.LabelJobID)
+		assert.Regexp(t, `stallingJob  \S+control_test\.go:\d+`, stalled[0].Stack, "as function and file:line")
+		assert.NotContains(t, stalled[0].Stack, "0x", "without addresses")
 		// Progress is seen at the interval after it happens (100ms), and a
 		// stall one timeout after that.
 		assert.Equal(t, 1100*time.Millisecond, stalled[0].Time.Sub(evs[1].Time))
@@ -665,4 +667,26 @@ func TestQueuePositionWithManyQueued(t *testing.T) {
 		}
 		require.Equal(t, want, got[fmt.Sprint("j-", i)], "j-%d", i)
 	}
+}
+
+// The full dump behind a stall's readable stacks: the job's goroutines in
+// the runtime's profile form, labels and addresses included.
+func TestHandleStacksIsTheFullDump(t *testing.T) {
+	r := newRunner(t)
+	release := make(chan struct{})
+	h := start(t, r, "parked", blocker(release))
+	for h.Status().State != bgjob.StateRunning {
+		runtime.Gosched()
+	}
+	var dump string
+	require.Eventually(t, func() bool {
+		var err error
+		dump, err = h.Stacks()
+		return err == nil && strings.Contains(dump, "blocker")
+	}, time.Minute, time.Millisecond)
+	assert.Contains(t, dump, bgjob.LabelJobID)
+	assert.Contains(t, dump, h.ID().String())
+	assert.Contains(t, dump, "0x")
+	close(release)
+	waitJob(t, h)
 }

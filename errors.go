@@ -62,6 +62,8 @@ var (
 	ErrCanceled = errors.New("bgjob: job canceled")
 )
 
+var errNilEventLog = fmt.Errorf("%w: nil event log", ErrInvalidOption)
+
 // PanicError is the error of a job that panicked. It keeps the value given
 // to panic and the stack of the goroutine that panicked, so that a crash in
 // a background job is as easy to diagnose as one in the foreground.

@@ -42,7 +42,8 @@ const (
 	EventResumed
 	// EventStalled: the job reported no progress for the stall timeout
 	// (WithStallTimeout). Stack holds the stacks of the goroutines that
-	// carry the job's pprof labels.
+	// carry the job's pprof labels, as function and file:line for a
+	// person to read; Handle.Stacks gives the full dump.
 	EventStalled
 	// EventUnstalled: a stalled job reported progress again.
 	EventUnstalled

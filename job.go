@@ -20,6 +20,7 @@ import (
 	"github.com/bgjob/bgjob/internal/metrics"
 	"github.com/bgjob/bgjob/internal/ring"
 	"github.com/bgjob/bgjob/internal/sched"
+	"github.com/bgjob/bgjob/internal/stacks"
 	"github.com/bgjob/bgjob/internal/timeline"
 )
 
@@ -871,6 +872,15 @@ func (h *Handle) Pause() error { return h.j.pause() }
 // job that was not asked to pause returns ErrNotPaused; a queued,
 // canceling or finished job returns ErrNotRunning.
 func (h *Handle) Resume() error { return h.j.resume() }
+
+// Stacks returns the stacks of the job's goroutines now, in the runtime's
+// goroutine profile form (debug=1: counts, addresses, labels, frames with
+// file:line): the full dump behind the readable stacks of an
+// EventStalled. It stops the world for a moment; it is for a person
+// looking at a job, not for a loop. A job that has ended has none.
+func (h *Handle) Stacks() (string, error) {
+	return stacks.Labelled(LabelJobID, h.j.id.String())
+}
 
 // Logs returns a copy of the tail of the job's log, oldest first, at most
 // WithLogLimit lines. The caller may keep and change it.

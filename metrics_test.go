@@ -1,10 +1,14 @@
 package bgjob_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -183,4 +187,52 @@ func TestETARecoversAfterAHang(t *testing.T) {
 		require.NoError(t, h.Wait(t.Context()))
 		assert.Zero(t, h.Status().ETA)
 	})
+}
+
+// WithEventLog writes one structured record per event, at a level that
+// fits it, with the event's fields as attributes.
+func TestEventLog(t *testing.T) {
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	l := slog.New(slog.NewJSONHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	r, err := bgjob.NewRunner(bgjob.WithEventLog(l))
+	require.NoError(t, err)
+	h := start(t, r, "train", func(ctx context.Context, p *bgjob.Progress) error {
+		p.SetTotal(4)
+		p.SetStep(2)
+		_ = p.Metrics(bgjob.Scalar{"loss", 0.5}, bgjob.Scalar{"accuracy", 0.75})
+		p.Logger().Info("epoch done", "epoch", 2)
+		return errors.New("out of memory")
+	})
+	waitJob(t, h)
+	require.NoError(t, r.Shutdown(context.Background()))
+
+	mu.Lock()
+	defer mu.Unlock()
+	var records []map[string]any
+	for line := range strings.Lines(buf.String()) {
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &rec))
+		records = append(records, rec)
+	}
+	byEvent := map[string]map[string]any{}
+	for _, rec := range records {
+		byEvent[rec["event"].(string)] = rec
+		assert.Equal(t, h.ID().String(), rec["job_id"])
+		assert.Equal(t, "train", rec["job_name"])
+	}
+	for _, want := range []string{"info", "worker_started", "progress", "log", "complete", "worker_stopped"} {
+		require.Contains(t, byEvent, want, "one record per event")
+	}
+	assert.Equal(t, "ERROR", byEvent["complete"]["level"], "a failure is an error")
+	assert.Equal(t, "out of memory", byEvent["complete"]["error"])
+	assert.Equal(t, "DEBUG", byEvent["progress"]["level"], "progress is debug")
+	assert.Equal(t, map[string]any{"loss": 0.5, "accuracy": 0.75}, byEvent["progress"]["metrics"])
+	assert.Equal(t, 50.0, byEvent["progress"]["percent"])
+	assert.Equal(t, "epoch done", byEvent["log"]["msg"])
+	assert.Equal(t, map[string]any{"epoch": 2.0}, byEvent["log"]["attrs"])
+	assert.Equal(t, "train started in background", byEvent["info"]["msg"])
+
+	_, err = bgjob.NewRunner(bgjob.WithEventLog(nil))
+	assert.ErrorIs(t, err, bgjob.ErrInvalidOption)
 }

@@ -57,6 +57,7 @@ type runnerConfig struct {
 	logLimit         int
 	resourceInterval time.Duration
 	store            HistoryStore
+	eventLog         *slog.Logger
 }
 
 func newRunnerConfig(opts []Option) (runnerConfig, error) {

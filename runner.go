@@ -58,6 +58,10 @@ type Runner struct {
 	hub     *delivery.Hub[uuid.UUID, Event]
 	recent  *history.Index[uuid.UUID, *job] // the last historyLimit finished jobs
 	records *recorder                       // nil without a HistoryStore
+	// eventLog is the subscription behind WithEventLog, nil without it;
+	// eventLogStarted, guarded by mu, tells that its goroutine runs.
+	eventLog        *eventLogger
+	eventLogStarted bool
 	// stacksOf captures the stacks of goroutines by label value
 	// (stacks.ByLabel); a test may count or slow it.
 	stacksOf func(key string, want map[string]bool) (map[string]string, error)
@@ -103,9 +107,16 @@ func NewRunner(opts ...Option) (*Runner, error) {
 		live:     make(map[uuid.UUID]*job),
 		active:   make(map[uuid.UUID]*job),
 		samples:  timeline.New[TimelinePoint](timeline.ClassConfig{Cap: MaxTimeline, Every: cfg.resourceInterval}),
-		stacksOf: stacks.ByLabel,
+		stacksOf: readableStacks,
 	}
 	r.sched.MaxRunning, r.sched.MaxQueued = cfg.maxRunning, cfg.maxQueued
+	if cfg.eventLog != nil {
+		sub, err := r.Subscribe()
+		if err != nil {
+			return nil, err
+		}
+		r.eventLog = &eventLogger{l: cfg.eventLog, sub: sub}
+	}
 	if cfg.store != nil {
 		r.records = &recorder{store: cfg.store, report: func(rec *JobRecord, err error) {
 			r.logger().Error("bgjob: adding a job's record to the history store",
@@ -203,6 +214,7 @@ func (r *Runner) Start(ctx context.Context, name string, work Job, opts ...JobOp
 	j.holdsSlot = run
 	r.live[id] = j
 	r.livePeak = max(r.livePeak, len(r.live))
+	r.startEventLogLocked()
 	position := 0
 	if !run {
 		position = r.sched.Position(&j.ticket)
@@ -254,6 +266,16 @@ func (c *detachedContext) Value(key any) any {
 }
 
 func (c *detachedContext) String() string { return "bgjob.detachedContext" }
+
+// readableStacks captures the stacks of the goroutines that carry the
+// label key with each value in want, as function and file:line.
+func readableStacks(key string, want map[string]bool) (map[string]string, error) {
+	groups, err := stacks.ByLabel(key, want)
+	for v, text := range groups {
+		groups[v] = stacks.Readable(text)
+	}
+	return groups, err
+}
 
 // newJobID returns a random job id.
 func newJobID() (uuid.UUID, error) {

@@ -142,3 +142,40 @@ func hasLabel(labels, want string) bool {
 		i = start + 1
 	}
 }
+
+// Readable turns entries of a goroutine profile written with debug=1 into
+// what a person reads: for each group of identical stacks, how many
+// goroutines share it, then one line per frame, function and file:line,
+// without the addresses and the label line.
+//
+//	2 goroutine(s):
+//	    main.load  /src/load.go:9
+//	    main.train  /src/train.go:42
+func Readable(entries string) string {
+	var out strings.Builder
+	for entry := range strings.SplitSeq(strings.TrimSpace(entries), "\n\n") {
+		lines := strings.Split(entry, "\n")
+		if len(lines) == 0 || lines[0] == "" {
+			continue
+		}
+		if out.Len() > 0 {
+			out.WriteString("\n")
+		}
+		count, _, _ := strings.Cut(lines[0], " @ ")
+		fmt.Fprintf(&out, "%s goroutine(s):", count)
+		for _, line := range lines[1:] {
+			// A frame: "#\t0x4\tmain.load+0x4\t\t/src/load.go:9", its
+			// columns aligned with tabs.
+			if !strings.HasPrefix(line, "#\t") {
+				continue // the labels
+			}
+			fields := strings.Fields(line[1:])
+			if len(fields) < 3 {
+				continue
+			}
+			fn, _, _ := strings.Cut(fields[1], "+0x")
+			fmt.Fprintf(&out, "\n    %s  %s", fn, strings.Join(fields[2:], " "))
+		}
+	}
+	return out.String()
+}

@@ -97,3 +97,11 @@ func TestByLabelTakesOneProfileForManyGoroutines(t *testing.T) {
 		assert.Contains(t, got[name], "waitHere")
 	}
 }
+
+func TestReadable(t *testing.T) {
+	got := Readable(Filter(profile, "job", "a") + "\n\n" + Filter(profile, "job", "ab"))
+	assert.Equal(t, "1 goroutine(s):\n    main.work  /src/main.go:10\n    main.run  /src/main.go:20\n"+
+		"2 goroutine(s):\n    main.other  /src/main.go:30", got)
+	assert.NotContains(t, got, "0x", "no addresses")
+	assert.Empty(t, Readable(""))
+}
