@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -452,4 +454,68 @@ func ExampleHandle_Timeline() {
 	last := tl[len(tl)-1]
 	fmt.Println(last.Kind, last.Percent)
 	// Output: progress 100
+}
+
+// A training job records its loss and accuracy; the status shows the
+// latest values, FormatText prints them, and Metrics keeps each series,
+// bounded, with its minimum, maximum and last value per point.
+func ExampleProgress_Metrics() {
+	ctx := context.Background()
+	r, _ := bgjob.NewRunner()
+	defer r.Shutdown(ctx)
+
+	h, _ := r.Start(ctx, "finetune", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+		p.SetTotal(3)
+		for epoch := 1; epoch <= 3; epoch++ {
+			loss, acc := 1.0/float64(epoch), 0.6+0.1*float64(epoch)
+			p.SetStep(int64(epoch))
+			p.Metrics(bgjob.Scalar{"loss", loss}, bgjob.Scalar{"accuracy", acc})
+		}
+		return nil
+	}))
+	h.Wait(ctx)
+
+	st := h.Status()
+	for _, m := range st.Metrics {
+		fmt.Printf("%s %.3f at step %d\n", m.Name, m.Value, m.Step)
+	}
+	ev := bgjob.Event{Type: bgjob.EventProgress, WorkerID: st.WorkerID, Percent: st.Percent, Metrics: st.Metrics}
+	fmt.Println(bgjob.FormatText(ev))
+	loss := h.Metrics()[0]
+	fmt.Println(loss.Name, "points:", len(loss.Points), "max:", loss.Points[0].Max)
+	// Output:
+	// loss 0.333 at step 3
+	// accuracy 0.900 at step 3
+	// [worker 1] (100%) loss 0.3333 accuracy 0.9
+	// loss points: 3 max: 1
+}
+
+// WithEventLog writes every event as a structured record, at a level
+// that fits it: here, only what an operator must see (warnings and up).
+func ExampleWithEventLog() {
+	ctx := context.Background()
+	log := slog.New(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		Level: slog.LevelWarn,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey || a.Key == "job_id" || a.Key == "duration" {
+				return slog.Attr{} // for a stable example
+			}
+			return a
+		},
+	}))
+	r, _ := bgjob.NewRunner(bgjob.WithEventLog(log), bgjob.WithMaxRunning(1))
+	release := make(chan struct{})
+	first, _ := r.Start(ctx, "import", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+		<-release
+		return nil
+	}))
+	waiting, _ := r.Start(ctx, "report", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+		return nil
+	}))
+	waiting.Cancel(errors.New("superseded"))
+	close(release)
+	first.Wait(ctx)
+	r.Shutdown(ctx)
+	// Output:
+	// level=WARN msg="report canceled before it started: superseded" event=complete job_name=report worker_id=2 state=canceled percent=0 error=superseded
 }
