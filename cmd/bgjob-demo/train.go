@@ -95,7 +95,7 @@ func fetchShard(ctx context.Context, hang time.Duration) error {
 }
 
 // train fits the network by mini-batch gradient descent, reporting each
-// batch as a step and each epoch's loss and accuracy as the message.
+// batch as a step and each epoch's loss and accuracy as metrics.
 func train(ctx context.Context, p *bgjob.Progress, c trainConfig) error {
 	log := p.Logger()
 	p.SetMessage("Loading and preparing data...")
@@ -188,9 +188,10 @@ func train(ctx context.Context, p *bgjob.Progress, c trainConfig) error {
 			log.Error("loss diverged", "epoch", epoch, "loss", loss, "learning_rate", lr)
 			return fmt.Errorf("epoch %d: %w", epoch, errDiverged)
 		}
-		accuracy := 100 * float64(correct) / float64(c.samples)
-		log.Info("epoch done", "epoch", epoch, "loss", fmt.Sprintf("%.4f", loss), "accuracy", fmt.Sprintf("%.1f%%", accuracy))
-		p.SetMessage(fmt.Sprintf("epoch %d/%d loss %.4f accuracy %.1f%%", epoch, c.epochs, loss, accuracy))
+		accuracy := float64(correct) / float64(c.samples)
+		log.Debug("epoch done", "epoch", epoch, "loss", loss, "accuracy", accuracy)
+		p.Metrics(bgjob.Scalar{Name: "loss", Value: loss}, bgjob.Scalar{Name: "accuracy", Value: accuracy})
+		p.SetMessage(fmt.Sprintf("epoch %d/%d", epoch, c.epochs))
 	}
 	return nil
 }
