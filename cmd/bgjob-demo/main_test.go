@@ -23,8 +23,8 @@ func TestDemoSucceeds(t *testing.T) {
 		"mlp-1 started in background", "Process ID:", "Worker ID: 1", "Alive: true",
 		"mlp-1 worker started", "Start Time:",
 		"mlp-1 completed successfully", "mlp-2 completed successfully", "mlp-2 worker 2 stopped",
-		"epoch 3/3 loss", "Summary:",
-		"INFO epoch done epoch=1", // the job's log, live
+		"epoch 3/3 (100%, 96/96) loss ", "accuracy 0.7", "Summary:",
+		"INFO data ready samples=2000", // the job's log, live
 		"mlp-1 (succeeded): ",     // its run record, with the timeline
 		"points, 0 pause(s), 0 stall(s)",
 	} {
