@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unicode"
@@ -268,13 +269,21 @@ func (c *detachedContext) Value(key any) any {
 func (c *detachedContext) String() string { return "bgjob.detachedContext" }
 
 // readableStacks captures the stacks of the goroutines that carry the
-// label key with each value in want, as function and file:line.
+// label key with each value in want, as function and file:line, without
+// the frames of the Runner's own that every job's goroutine has below the
+// job (Handle.Stacks keeps them).
 func readableStacks(key string, want map[string]bool) (map[string]string, error) {
 	groups, err := stacks.ByLabel(key, want)
 	for v, text := range groups {
-		groups[v] = stacks.Readable(text)
+		groups[v] = stacks.Readable(text, runnerFrame)
 	}
 	return groups, err
+}
+
+// runnerFrame reports whether fn is a function of this package's, or the
+// pprof.Do that runs a job under its labels.
+func runnerFrame(fn string) bool {
+	return strings.HasPrefix(fn, "github.com/bgjob/bgjob.") || fn == "runtime/pprof.Do"
 }
 
 // newJobID returns a random job id.

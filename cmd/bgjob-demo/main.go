@@ -7,8 +7,12 @@
 //	go run ./cmd/bgjob-demo -cancel-one     # cancel one job with a reason
 //	go run ./cmd/bgjob-demo -cancel-after 2s
 //
-// On a terminal it keeps a live progress line; piped, it prints plain
-// lines. It exits with status 0 when every job succeeded, 1 otherwise.
+// On a terminal it keeps a live line per running job (bgjob's termview);
+// piped, or with NO_COLOR or TERM=dumb, it prints plain lines. By default
+// it prints the lifecycle of each job and ends with a table of the runs;
+// -v prints every event, the status every two seconds, and each run's log
+// tail and timeline. It exits with status 0 when every job succeeded, 1
+// otherwise.
 package main
 
 import (
@@ -17,13 +21,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
+	"log/slog"
+	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bgjob/bgjob"
+	"github.com/bgjob/bgjob/termview"
 )
 
 type options struct {
@@ -34,8 +41,9 @@ type options struct {
 	panic       bool
 	cancelAfter time.Duration
 	interval    time.Duration
-	live        bool // draw a live progress line (a terminal)
-	limit       int  // jobs running at once
+	live        *bool // force the live view on or off; nil: decide from the terminal
+	verbose     bool  // every event, the status, log tails and timelines
+	limit       int   // jobs running at once
 	pause       time.Duration
 	stall       bool
 	stallFor    time.Duration // how long the stalling job hangs
@@ -50,16 +58,14 @@ func main() {
 	flag.BoolVar(&o.fail, "fail", false, "add a job whose training diverges and fails")
 	flag.BoolVar(&o.panic, "panic", false, "add a job that panics")
 	flag.DurationVar(&o.cancelAfter, "cancel-after", 0, "cancel the jobs still running after this long (0: never)")
-	flag.DurationVar(&o.interval, "interval", 0, "progress event interval (default: 100ms on a terminal, 1s piped)")
+	flag.DurationVar(&o.interval, "interval", 0, "progress event interval (default 250ms)")
 	flag.IntVar(&o.limit, "limit", 2, "jobs running at once; the others wait in the queue")
 	flag.DurationVar(&o.pause, "pause", 2*time.Second, "pause the first job this long, one second in (0: never)")
 	flag.BoolVar(&o.stall, "stall", true, "add a job that hangs for a while, so that it is reported stalled")
 	flag.BoolVar(&o.cancelOne, "cancel-one", false, "cancel the second job with a reason")
+	flag.BoolVar(&o.verbose, "v", false, "print every event, the status every 2s, and each run's log tail and timeline")
 	o.stallFor = 2500 * time.Millisecond
 	flag.Parse()
-	if fi, err := os.Stdout.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-		o.live = true
-	}
 	code, err := run(context.Background(), os.Stdout, o)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bgjob-demo:", err)
@@ -74,12 +80,14 @@ func run(ctx context.Context, out io.Writer, o options) (int, error) {
 	}
 	interval := o.interval
 	if interval <= 0 {
-		interval = time.Second
-		if o.live {
-			interval = 100 * time.Millisecond
-		}
+		interval = 250 * time.Millisecond
+	}
+	logLevel := slog.LevelWarn // the jobs' own logs: warnings and errors only
+	if o.verbose {
+		logLevel = slog.LevelInfo
 	}
 	r, err := bgjob.NewRunner(
+		bgjob.WithLogLevel(logLevel),
 		bgjob.WithProgressInterval(min(interval, 250*time.Millisecond)),
 		bgjob.WithMaxRunning(o.limit),
 		bgjob.WithStallTimeout(time.Second),
@@ -156,7 +164,10 @@ func run(ctx context.Context, out io.Writer, o options) (int, error) {
 	poll := time.NewTicker(2 * time.Second)
 	defer poll.Stop()
 
-	p := printer{out: out, live: o.live, latest: make(map[int64]bgjob.Event)}
+	var p reporter = &printer{out: out}
+	if !o.verbose {
+		p = viewReporter{termview.New(out, termview.Options{Live: o.live, PlainEvery: 10 * time.Second, Brief: true})}
+	}
 	for events != nil {
 		select {
 		case ev, ok := <-events:
@@ -188,14 +199,103 @@ func run(ctx context.Context, out io.Writer, o options) (int, error) {
 			}
 		}
 	}
-	p.clearLive()
-	final := make([]bgjob.JobStatus, len(handles))
-	for i, h := range handles {
-		final[i] = h.Status()
+	p.close()
+	code := table(out, handles)
+	if o.verbose {
+		runs(out, r)
 	}
-	code := summary(out, final)
-	runs(out, r)
 	return code, nil
+}
+
+// reporter shows the run as it goes: every event in verbose mode, the
+// terminal view otherwise.
+type reporter interface {
+	event(bgjob.Event)
+	note(format string, args ...any)
+	status(bgjob.RunnerStatus)
+	close()
+}
+
+// viewReporter shows the run through bgjob's terminal view.
+type viewReporter struct{ v *termview.View }
+
+func (r viewReporter) event(ev bgjob.Event) { r.v.Event(ev) }
+func (r viewReporter) note(format string, args ...any) {
+	r.v.Println("> " + fmt.Sprintf(format, args...))
+}
+func (r viewReporter) status(bgjob.RunnerStatus) {} // the view already shows it
+func (r viewReporter) close()                    { r.v.Close() }
+
+// table prints one row per job — name, outcome, run time, final loss and
+// accuracy, and a sparkline of its loss — and returns the exit status.
+func table(out io.Writer, handles []*bgjob.Handle) int {
+	fmt.Fprintf(out, "\n%-14s %-10s %8s %8s %9s  %s\n", "job", "outcome", "run", "loss", "accuracy", "loss curve")
+	code := 0
+	for _, h := range handles {
+		st := h.Status()
+		loss, acc := "-", "-"
+		for _, m := range st.Metrics {
+			switch m.Name {
+			case "loss":
+				loss = strconv.FormatFloat(m.Value, 'f', 4, 64)
+			case "accuracy":
+				acc = strconv.FormatFloat(100*m.Value, 'f', 1, 64) + "%"
+			}
+		}
+		run := bgjob.FormatDuration(st.Duration)
+		if !st.HasWorker {
+			run = "-" // never ran
+		}
+		fmt.Fprintf(out, "%-14s %-10s %8s %8s %9s  %s\n", st.Name, st.State, run, loss, acc, sparkline(h.Metrics(), "loss", 24))
+		if st.Err != nil {
+			fmt.Fprintf(out, "%14s %s\n", "", firstLine(st.Err.Error()))
+		}
+		if st.State != bgjob.StateSucceeded {
+			code = 1
+		}
+	}
+	return code
+}
+
+// sparkline draws the last values of the named series, at most width of
+// them, scaled between their minimum and maximum.
+func sparkline(series []bgjob.MetricSeries, name string, width int) string {
+	const bars = "▁▂▃▄▅▆▇█"
+	var values []float64
+	for _, s := range series {
+		if s.Name == name {
+			for _, pt := range s.Points {
+				values = append(values, pt.Last)
+			}
+		}
+	}
+	if len(values) > width { // every n-th, and the last
+		step := (len(values) + width - 1) / width
+		var thin []float64
+		for i := 0; i < len(values); i += step {
+			thin = append(thin, values[i])
+		}
+		values = append(thin[:len(thin)-1], values[len(values)-1])
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, v := range values {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			lo, hi = min(lo, v), max(hi, v)
+		}
+	}
+	var b strings.Builder
+	for _, v := range values {
+		i := 0
+		switch {
+		case math.IsNaN(v) || math.IsInf(v, 0):
+			b.WriteRune('!')
+			continue
+		case hi > lo:
+			i = min(7, int((v-lo)/(hi-lo)*8))
+		}
+		b.WriteRune([]rune(bars)[i])
+	}
+	return b.String()
 }
 
 // runs prints, for each finished run, the tail of its log and a sketch of
@@ -253,43 +353,19 @@ func timelineSketch(tl []bgjob.TimelinePoint) string {
 	return line
 }
 
-// printer writes events the way an operator reads them.
+// printer writes every event the way an operator reads it (-v).
 type printer struct {
-	out    io.Writer
-	live   bool
-	latest map[int64]bgjob.Event // last progress per worker, for the live line
-	drawn  bool
+	out io.Writer
 }
 
-func (p *printer) event(ev bgjob.Event) {
-	if p.live && ev.Type == bgjob.EventProgress {
-		p.latest[ev.WorkerID] = ev
-		p.drawLive()
-		return
-	}
-	if ev.Type == bgjob.EventComplete || ev.Type == bgjob.EventWorkerStopped {
-		delete(p.latest, ev.WorkerID)
-	}
-	p.clearLive()
-	fmt.Fprintln(p.out, bgjob.FormatText(ev))
-	if p.live {
-		p.drawLive()
-	}
-}
+func (p *printer) event(ev bgjob.Event) { fmt.Fprintln(p.out, bgjob.FormatText(ev)) }
 
 // note prints what the demo itself does.
-func (p *printer) note(format string, args ...any) {
-	p.clearLive()
-	fmt.Fprintf(p.out, "> "+format+"\n", args...)
-	if p.live {
-		p.drawLive()
-	}
-}
+func (p *printer) note(format string, args ...any) { fmt.Fprintf(p.out, "> "+format+"\n", args...) }
+
+func (p *printer) close() {}
 
 func (p *printer) status(st bgjob.RunnerStatus) {
-	if p.live {
-		return // the live line already shows it
-	}
 	var parts []string
 	for _, j := range st.Jobs {
 		if j.Running() {
@@ -306,52 +382,6 @@ func (p *printer) status(st bgjob.RunnerStatus) {
 	fmt.Fprintf(p.out, "status: pid %d, %d working [%s], %d queued, %d paused, %d succeeded, %d failed, %d canceled\n",
 		st.ProcessID, len(parts), strings.Join(parts, ", "), st.Counts[bgjob.StateQueued], st.Counts[bgjob.StatePaused],
 		st.Counts[bgjob.StateSucceeded], st.Counts[bgjob.StateFailed], st.Counts[bgjob.StateCanceled])
-}
-
-func (p *printer) drawLive() {
-	if len(p.latest) == 0 {
-		p.clearLive()
-		return
-	}
-	var b strings.Builder
-	b.WriteString("\r\033[K")
-	for i, id := range slices.Sorted(maps.Keys(p.latest)) {
-		ev := p.latest[id]
-		if i > 0 {
-			b.WriteString(" | ")
-		}
-		fmt.Fprintf(&b, "%s %3.0f%%", ev.JobName, ev.Percent)
-		if ev.ETA > 0 {
-			fmt.Fprintf(&b, " ETA %s", bgjob.FormatDuration(ev.ETA))
-		}
-	}
-	fmt.Fprint(p.out, b.String())
-	p.drawn = true
-}
-
-func (p *printer) clearLive() {
-	if p.drawn {
-		fmt.Fprint(p.out, "\r\033[K")
-		p.drawn = false
-	}
-}
-
-// summary prints one line per job and returns the exit status.
-func summary(out io.Writer, jobs []bgjob.JobStatus) int {
-	fmt.Fprintln(out, "\nSummary:")
-	code := 0
-	for _, j := range jobs {
-		line := fmt.Sprintf("  %-14s %-9s %7s run %7s queued %7s paused  %s", j.Name, j.State,
-			bgjob.FormatDuration(j.Duration), bgjob.FormatDuration(j.QueueWait), bgjob.FormatDuration(j.Paused), j.Message)
-		if j.Err != nil {
-			line += "  error: " + firstLine(j.Err.Error())
-		}
-		fmt.Fprintln(out, strings.TrimRight(line, " "))
-		if j.State != bgjob.StateSucceeded {
-			code = 1
-		}
-	}
-	return code
 }
 
 func firstLine(s string) string {

@@ -15,7 +15,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func TestDemoSucceeds(t *testing.T) {
 	var out strings.Builder
-	code, err := run(context.Background(), &out, options{jobs: 2, epochs: 3, samples: 2000, limit: 2})
+	code, err := run(context.Background(), &out, options{jobs: 2, epochs: 3, samples: 2000, limit: 2, verbose: true})
 	require.NoError(t, err)
 	assert.Equal(t, 0, code)
 	text := out.String()
@@ -23,9 +23,9 @@ func TestDemoSucceeds(t *testing.T) {
 		"mlp-1 started in background", "Process ID:", "Worker ID: 1", "Alive: true",
 		"mlp-1 worker started", "Start Time:",
 		"mlp-1 completed successfully", "mlp-2 completed successfully", "mlp-2 worker 2 stopped",
-		"epoch 3/3 (100%, 96/96) loss ", "accuracy 0.7", "Summary:",
+		"epoch 3/3 (100%, 96/96) loss ", "accuracy 0.7", "loss curve",
 		"INFO data ready samples=2000", // the job's log, live
-		"mlp-1 (succeeded): ",     // its run record, with the timeline
+		"mlp-1 (succeeded): ",          // its run record, with the timeline
 		"points, 0 pause(s), 0 stall(s)",
 	} {
 		assert.Contains(t, text, want)
@@ -36,7 +36,7 @@ func TestDemoSucceeds(t *testing.T) {
 
 func TestDemoFailureAndPanicExitOne(t *testing.T) {
 	var out strings.Builder
-	code, err := run(context.Background(), &out, options{jobs: 1, epochs: 6, samples: 2000, fail: true, panic: true, limit: 3})
+	code, err := run(context.Background(), &out, options{jobs: 1, epochs: 6, samples: 2000, fail: true, panic: true, limit: 3, verbose: true})
 	require.NoError(t, err)
 	assert.Equal(t, 1, code)
 	text := out.String()
@@ -51,19 +51,41 @@ func TestDemoFailureAndPanicExitOne(t *testing.T) {
 func TestDemoCancelAfter(t *testing.T) {
 	var out strings.Builder
 	// Jobs far too long to finish: only the cancellation ends them.
-	code, err := run(context.Background(), &out, options{jobs: 2, epochs: 1_000_000, samples: 2000, cancelAfter: 50 * time.Millisecond, limit: 2})
+	code, err := run(context.Background(), &out, options{jobs: 2, epochs: 1_000_000, samples: 2000, cancelAfter: 50 * time.Millisecond, limit: 2, verbose: true})
 	require.NoError(t, err)
 	assert.Equal(t, 1, code)
 	assert.Equal(t, 2, strings.Count(out.String(), "canceled after"))
 	assert.Contains(t, out.String(), "canceled by -cancel-after 50ms")
 }
 
-func TestDemoLiveLine(t *testing.T) {
+func TestDemoLiveView(t *testing.T) {
 	var out strings.Builder
-	code, err := run(context.Background(), &out, options{jobs: 1, epochs: 3, samples: 2000, live: true, interval: time.Millisecond, limit: 1})
+	live := true
+	code, err := run(context.Background(), &out, options{jobs: 1, epochs: 3, samples: 2000, live: &live, interval: time.Millisecond, limit: 1})
 	require.NoError(t, err)
 	assert.Equal(t, 0, code)
-	assert.Contains(t, out.String(), "\r\033[K")
+	assert.Contains(t, out.String(), "\x1b[", "redrawn in place")
+}
+
+// By default the demo tells the story briefly: each job's lifecycle in a
+// line or two, then a table of the runs with their final loss, accuracy
+// and loss curve.
+func TestDemoIsBrief(t *testing.T) {
+	var out strings.Builder
+	code, err := run(context.Background(), &out, options{
+		jobs: 3, epochs: 8, samples: 2000, limit: 2,
+		pause: 200 * time.Millisecond, stall: true, stallFor: 1500 * time.Millisecond,
+	})
+	require.NoError(t, err)
+	assert.Equal(t, 0, code)
+	text := out.String()
+	assert.LessOrEqual(t, strings.Count(text, "\n"), 40, "%s", text)
+	for _, want := range []string{"job", "outcome", "loss curve", "mlp-1", "mlp-stuck", "succeeded"} {
+		assert.Contains(t, text, want)
+	}
+	assert.Regexp(t, `mlp-1 +succeeded +\S+ +0\.\d{4} +\d+\.\d%  [▁▂▃▄▅▆▇█]+`, text)
+	assert.NotContains(t, text, "\x1b[", "not a terminal: plain lines")
+	assert.NotContains(t, text, "peak heap 0.0")
 }
 
 func TestDemoQueuePauseCancelAndStall(t *testing.T) {
@@ -75,7 +97,7 @@ func TestDemoQueuePauseCancelAndStall(t *testing.T) {
 		jobs: 2, epochs: 1_000_000, samples: 2000, limit: 2,
 		pause: 500 * time.Millisecond, cancelOne: true,
 		stall: true, stallFor: 3 * time.Second,
-		cancelAfter: 7 * time.Second,
+		cancelAfter: 7 * time.Second, verbose: true,
 	})
 	require.NoError(t, err)
 	assert.Equal(t, 1, code)

@@ -146,12 +146,13 @@ func hasLabel(labels, want string) bool {
 // Readable turns entries of a goroutine profile written with debug=1 into
 // what a person reads: for each group of identical stacks, how many
 // goroutines share it, then one line per frame, function and file:line,
-// without the addresses and the label line.
+// without the addresses and the label line, and without the frames whose
+// function skip reports (nil keeps all).
 //
 //	2 goroutine(s):
 //	    main.load  /src/load.go:9
 //	    main.train  /src/train.go:42
-func Readable(entries string) string {
+func Readable(entries string, skip func(fn string) bool) string {
 	var out strings.Builder
 	for entry := range strings.SplitSeq(strings.TrimSpace(entries), "\n\n") {
 		lines := strings.Split(entry, "\n")
@@ -174,6 +175,9 @@ func Readable(entries string) string {
 				continue
 			}
 			fn, _, _ := strings.Cut(fields[1], "+0x")
+			if skip != nil && skip(fn) {
+				continue
+			}
 			fmt.Fprintf(&out, "\n    %s  %s", fn, strings.Join(fields[2:], " "))
 		}
 	}

@@ -99,9 +99,11 @@ func TestByLabelTakesOneProfileForManyGoroutines(t *testing.T) {
 }
 
 func TestReadable(t *testing.T) {
-	got := Readable(Filter(profile, "job", "a") + "\n\n" + Filter(profile, "job", "ab"))
+	got := Readable(Filter(profile, "job", "a")+"\n\n"+Filter(profile, "job", "ab"), nil)
 	assert.Equal(t, "1 goroutine(s):\n    main.work  /src/main.go:10\n    main.run  /src/main.go:20\n"+
 		"2 goroutine(s):\n    main.other  /src/main.go:30", got)
 	assert.NotContains(t, got, "0x", "no addresses")
-	assert.Empty(t, Readable(""))
+	assert.Empty(t, Readable("", nil))
+	skipRun := func(fn string) bool { return fn == "main.run" }
+	assert.Equal(t, "1 goroutine(s):\n    main.work  /src/main.go:10", Readable(Filter(profile, "job", "a"), skipRun))
 }
