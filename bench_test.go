@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -530,4 +531,113 @@ func BenchmarkMetrics(b *testing.B) {
 			_ = p.Metrics(Scalar{"loss", float64(i)}, Scalar{"accuracy", 0.5})
 		}
 	})
+}
+
+// The floors: what a hand-written version of each thing costs on this
+// machine, in the same run, to hold the library's figures against.
+
+// BenchmarkFloorLifecycle is the least a background job with five events
+// to one reader can cost: a goroutine, five event values through a
+// buffered channel to a reader goroutine, and a wait for the end.
+func BenchmarkFloorLifecycle(b *testing.B) {
+	events := make(chan Event, DefaultBuffer)
+	var received atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		for ev := range events {
+			if ev.Type == EventWorkerStopped {
+				received.Add(1)
+			}
+		}
+		close(done)
+	}()
+	id := uuid.New()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		finished := make(chan struct{})
+		events <- Event{Type: EventInfo, JobID: id}
+		go func() {
+			events <- Event{Type: EventWorkerStarted, JobID: id}
+			events <- Event{Type: EventProgress, JobID: id, Step: 1}
+			events <- Event{Type: EventComplete, JobID: id}
+			events <- Event{Type: EventWorkerStopped, JobID: id}
+			close(finished)
+		}()
+		<-finished
+	}
+	close(events)
+	<-done
+}
+
+// BenchmarkFloorEventDelivery is the least a publisher that never blocks
+// can cost per event: a mutex-guarded slice, drained by one pump
+// goroutine into the reader's channel.
+func BenchmarkFloorEventDelivery(b *testing.B) {
+	var (
+		mu      sync.Mutex
+		queue   []*Event
+		pumping bool
+	)
+	out := make(chan Event, DefaultBuffer)
+	var got atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		for range out {
+			got.Add(1)
+		}
+		close(done)
+	}()
+	var pumps sync.WaitGroup
+	pump := func() {
+		defer pumps.Done()
+		var batch []*Event
+		for {
+			mu.Lock()
+			batch, queue = queue, batch[:0]
+			if len(batch) == 0 {
+				pumping = false
+				mu.Unlock()
+				return
+			}
+			mu.Unlock()
+			for _, ev := range batch {
+				out <- *ev
+			}
+			clear(batch)
+		}
+	}
+	id := uuid.New()
+	b.ReportAllocs()
+	for b.Loop() {
+		ev := &Event{Type: EventInfo, JobID: id, JobName: "bench"}
+		mu.Lock()
+		queue = append(queue, ev)
+		if !pumping {
+			pumping = true
+			pumps.Add(1)
+			go pump()
+		}
+		mu.Unlock()
+	}
+	pumps.Wait()
+	for got.Load() < int64(b.N) {
+		runtime.Gosched()
+	}
+	close(out)
+	<-done
+}
+
+// BenchmarkFloorStatus is the least a status read can cost: an immutable
+// snapshot behind an atomic pointer, and a clock read for the live
+// duration.
+func BenchmarkFloorStatus(b *testing.B) {
+	var snap atomic.Pointer[JobStatus]
+	snap.Store(&JobStatus{Name: "parked", State: StateRunning, StartTime: time.Now()})
+	b.ReportAllocs()
+	var st JobStatus
+	for b.Loop() {
+		st = *snap.Load()
+		st.Duration = time.Since(st.StartTime)
+	}
+	_ = st
 }
