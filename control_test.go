@@ -427,6 +427,8 @@ func TestStallDetection(t *testing.T) {
 		require.Len(t, stalled, 1)
 		require.Len(t, unstalled, 1)
 		assert.Equal(t, "no progress for 1.0s", stalled[0].Message)
+		assert.True(t, stalled[0].Stalled, "the event says the job is stalled")
+		assert.False(t, unstalled[0].Stalled)
 		assert.Contains(t, stalled[0].Stack, "stallingJob", "the stacks show where the job is")
 		assert.Regexp(t, `stallingJob  \S+control_test\.go:\d+`, stalled[0].Stack, "as function and file:line")
 		assert.NotContains(t, stalled[0].Stack, "0x", "without addresses")

@@ -142,8 +142,10 @@ type Event struct {
 	// Alive reports whether the job's goroutine is running.
 	Alive bool
 
-	// State is the job's state after the event.
-	State State
+	// State is the job's state after the event; Stalled tells that the
+	// job was marked stalled then (see WithStallTimeout).
+	State   State
+	Stalled bool
 
 	// The job's progress when the event was published.
 	Percent float64
@@ -260,6 +262,7 @@ type eventJSON struct {
 	OSThreadID      int          `json:"os_thread_id,omitempty"`
 	IsAlive         bool         `json:"is_alive"`
 	State           State        `json:"state,omitzero"`
+	Stalled         bool         `json:"stalled,omitempty"`
 	Message         string       `json:"message,omitempty"`
 	Percent         *float64     `json:"percent,omitempty"`
 	Step            int64        `json:"step,omitempty"`
@@ -293,7 +296,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	w := eventJSON{
 		Type: e.Type, Seq: e.Seq, Timestamp: e.Time,
 		JobID: e.JobID, Name: e.JobName, ThreadID: e.WorkerID, ThreadName: e.WorkerName,
-		ProcessID: e.ProcessID, OSThreadID: e.OSThreadID, IsAlive: e.Alive, State: e.State,
+		ProcessID: e.ProcessID, OSThreadID: e.OSThreadID, IsAlive: e.Alive, State: e.State, Stalled: e.Stalled,
 		Message: e.Message, Step: e.Step, Total: e.Total, Rate: finite(e.Rate),
 		ETASeconds: jsonSeconds(e.ETA), Metrics: e.Metrics, StartTime: e.StartTime,
 		QueuePosition: e.QueuePosition, QueueWait: jsonSeconds(e.QueueWait), PausedSeconds: jsonSeconds(e.Paused),
@@ -331,7 +334,7 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 	*e = Event{
 		Type: w.Type, Seq: w.Seq, Time: w.Timestamp,
 		JobID: w.JobID, JobName: w.Name, WorkerID: w.ThreadID, WorkerName: w.ThreadName,
-		ProcessID: w.ProcessID, OSThreadID: w.OSThreadID, Alive: w.IsAlive, State: w.State,
+		ProcessID: w.ProcessID, OSThreadID: w.OSThreadID, Alive: w.IsAlive, State: w.State, Stalled: w.Stalled,
 		Message: w.Message, Step: w.Step, Total: w.Total, Rate: w.Rate,
 		ETA: time.Duration(w.ETASeconds), Metrics: w.Metrics, StartTime: w.StartTime,
 		QueuePosition: w.QueuePosition, QueueWait: time.Duration(w.QueueWait), Paused: time.Duration(w.PausedSeconds),

@@ -311,6 +311,7 @@ func (j *job) eventLocked(t EventType, now time.Time) *Event {
 		OSThreadID: j.cur.osThreadID,
 		Alive:      j.cur.alive,
 		State:      State(j.m.State()),
+		Stalled:    j.cur.stalled,
 		Percent:    p.percent,
 		Step:       p.step,
 		Total:      p.total,

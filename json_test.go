@@ -260,6 +260,7 @@ func wireEventCases() []wireEventCase {
 		}), absent{}},
 		{"stalled", wireEvent(bgjob.EventStalled, func(e *bgjob.Event) {
 			e.Message, e.Stack = "no progress for 5.0min", "1 @ 0x1\n#\t0x1\tmain.load+0x1\t/src/load.go:9\n"
+			e.Stalled = true
 		}), absent{}},
 		{"unstalled", wireEvent(bgjob.EventUnstalled, func(e *bgjob.Event) { e.Percent = 38 }), absent{}},
 		{"log", wireEvent(bgjob.EventLog, func(e *bgjob.Event) {
