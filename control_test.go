@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -691,4 +692,62 @@ func TestHandleStacksIsTheFullDump(t *testing.T) {
 	assert.Contains(t, dump, "0x")
 	close(release)
 	waitJob(t, h)
+}
+
+// Whoever has received an event never reads an older status: the status
+// changes before the event that tells of it is published.
+func TestStatusIsNeverOlderThanAnEventReceived(t *testing.T) {
+	r := newRunner(t)
+	events := events(t, r, bgjob.WithPolicy(bgjob.Lossless), bgjob.WithTypes(bgjob.EventPaused, bgjob.EventResumed, bgjob.EventComplete, bgjob.EventWorkerStopped))
+	h := start(t, r, "toggled", func(ctx context.Context, p *bgjob.Progress) error {
+		for {
+			if err := p.Checkpoint(); err != nil {
+				return err
+			}
+			runtime.Gosched()
+		}
+	})
+	for range 300 {
+		require.NoError(t, h.Pause())
+		ev := <-events
+		require.Equal(t, bgjob.EventPaused, ev.Type)
+		require.Equal(t, bgjob.StatePaused, h.Status().State, "received paused, read %s", h.Status().State)
+		require.NoError(t, h.Resume())
+		ev = <-events
+		require.Equal(t, bgjob.EventResumed, ev.Type)
+		require.NotEqual(t, bgjob.StatePaused, h.Status().State)
+	}
+	require.NoError(t, h.Cancel(nil))
+	ev := <-events
+	require.Equal(t, bgjob.EventComplete, ev.Type)
+	assert.Equal(t, bgjob.StateCanceled, h.Status().State)
+	ev = <-events
+	require.Equal(t, bgjob.EventWorkerStopped, ev.Type)
+	assert.False(t, h.Status().Alive)
+}
+
+// A job canceled while parked at a checkpoint sees the cancellation at
+// that checkpoint: it takes no step more.
+func TestCancelWhileParkedTakesNoStepMore(t *testing.T) {
+	for range 50 {
+		r := newRunner(t)
+		var steps atomic.Int64
+		h := start(t, r, "parked", func(ctx context.Context, p *bgjob.Progress) error {
+			for {
+				if err := p.Checkpoint(); err != nil {
+					return err
+				}
+				steps.Add(1)
+				runtime.Gosched()
+			}
+		})
+		require.NoError(t, h.Pause())
+		for h.Status().State != bgjob.StatePaused {
+			runtime.Gosched()
+		}
+		before := steps.Load()
+		require.NoError(t, h.Cancel(nil))
+		require.ErrorIs(t, h.Wait(context.Background()), bgjob.ErrCanceled)
+		assert.Equal(t, before, steps.Load())
+	}
 }

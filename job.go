@@ -366,6 +366,9 @@ func (j *job) dispatchLocked(withInfo bool) bool {
 		go j.run(ready)
 		j.cur.osThreadID = <-ready
 	}
+	// The status changes before the events that tell of it are published,
+	// so that no one who received an event reads an older status.
+	j.commitLocked()
 	if j.observedLocked() {
 		if withInfo {
 			j.publishLocked(j.eventLocked(EventInfo, now))
@@ -377,7 +380,6 @@ func (j *job) dispatchLocked(withInfo bool) bool {
 	} else {
 		go j.run(nil)
 	}
-	j.commitLocked()
 	j.r.activate(j)
 	return true
 }
@@ -466,12 +468,12 @@ func (j *job) finish(err error, panicErr *PanicError, canceled bool) {
 	if j.cur.osThreadID != 0 {
 		j.cur.threadCPU = threadCPUTime(j.cur.osThreadID)
 	}
+	j.commitLocked()
 	if j.observedLocked() {
 		ev := j.eventLocked(EventComplete, now)
 		ev.ThreadCPU, ev.Err, ev.Stack, ev.Paused = j.cur.threadCPU, err, j.cur.stack, j.cur.pausedTotal
 		j.publishLocked(ev)
 	}
-	j.commitLocked()
 }
 
 func returnInput(s State) lifecycle.Input {
@@ -491,10 +493,10 @@ func (j *job) stop() {
 	j.mu.Lock()
 	j.cur.alive = false
 	j.stopped = true
+	j.commitLocked()
 	if j.observedLocked() {
 		j.publishLocked(j.eventLocked(EventWorkerStopped, time.Now()))
 	}
-	j.commitLocked()
 	j.mu.Unlock()
 	j.cancel(nil) // release the context's resources
 	j.r.retire(j)
@@ -522,13 +524,13 @@ func (j *job) cancelWith(cause error) error {
 		j.cur.final = j.progressLocked()
 		j.cur.err = cause
 		j.stopped = true
+		j.commitLocked()
 		if j.observedLocked() {
 			ev := j.eventLocked(EventComplete, now)
 			ev.Err = cause
 			j.publishLocked(ev)
 			j.publishLocked(j.eventLocked(EventWorkerStopped, now))
 		}
-		j.commitLocked()
 		j.mu.Unlock()
 		j.cancel(cause)
 		j.r.retire(j)
@@ -537,9 +539,11 @@ func (j *job) cancelWith(cause error) error {
 	}
 	j.m.Apply(lifecycle.Cancel)
 	now := time.Now()
+	// The context is canceled before a parked checkpoint wakes, so that
+	// it returns the context's error rather than letting one more step run.
+	j.cancel(cause)
 	j.pauseRequested.Store(false) // a checkpoint must not park any more
 	j.endPauseLocked(now)
-	j.cancel(cause)
 	if grace := j.r.cfg.cancelGrace; grace > 0 {
 		j.graceTimer = time.AfterFunc(grace, j.abandonNow)
 	}
@@ -570,12 +574,12 @@ func (j *job) abandonNow() {
 		j.mu.Unlock() // it returned meanwhile
 		return
 	}
+	j.commitLocked()
 	if j.observedLocked() {
 		ev := j.eventLocked(EventAbandoned, time.Now())
 		ev.Message = "still running " + FormatDuration(j.r.cfg.cancelGrace) + " after it was canceled"
 		j.publishLocked(ev)
 	}
-	j.commitLocked()
 	j.mu.Unlock()
 	j.r.abandon(j)
 }
@@ -612,6 +616,7 @@ func (j *job) resume() error {
 	pause := now.Sub(j.cur.pausedSince)
 	j.pauseRequested.Store(false)
 	j.endPauseLocked(now)
+	j.commitLocked()
 	if emit == lifecycle.EmitResumed {
 		p := j.readProgress()
 		j.addStateLocked(now, TimelineResumed, p)
@@ -621,7 +626,6 @@ func (j *job) resume() error {
 			j.publishLocked(ev)
 		}
 	}
-	j.commitLocked()
 	return nil
 }
 
@@ -634,10 +638,10 @@ func (j *job) park() {
 		now := time.Now()
 		j.cur.pausedSince = now
 		j.addStateLocked(now, TimelinePaused, j.readProgress())
+		j.commitLocked()
 		if j.observedLocked() {
 			j.publishLocked(j.eventLocked(EventPaused, now))
 		}
-		j.commitLocked()
 	case lifecycle.Paused:
 		// Another goroutine of the job parked first; wait with it.
 	default:
@@ -658,6 +662,7 @@ func (j *job) park() {
 // time of that interval; it reports whether the job just stalled, so that
 // the loop captures its stacks.
 func (j *job) tick(now time.Time) (stalled bool) {
+	var unstalled bool
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	state := j.m.State()
@@ -678,11 +683,8 @@ func (j *job) tick(now time.Time) (stalled bool) {
 	case p.changed(j.tickMark):
 		j.tickMark, j.lastChange = p, now
 		if j.cur.stalled {
-			j.cur.stalled, changed = false, true
+			j.cur.stalled, changed, unstalled = false, true, j.stallPublished
 			j.addStateLocked(now, TimelineUnstalled, p)
-			if j.stallPublished && j.observedLocked() {
-				j.publishLocked(j.eventLocked(EventUnstalled, now))
-			}
 			j.stallPublished = false
 		}
 		j.addProgressPointLocked(now, p, false)
@@ -690,12 +692,15 @@ func (j *job) tick(now time.Time) (stalled bool) {
 		j.cur.stalled, changed, stalled = true, true, true
 		j.addStateLocked(now, TimelineStalled, p)
 	}
+	if changed {
+		j.commitLocked() // before the events that tell of it
+	}
+	if unstalled && j.observedLocked() {
+		j.publishLocked(j.eventLocked(EventUnstalled, now))
+	}
 	if p.changed(j.published) && j.observedLocked() {
 		j.publishLocked(j.eventLocked(EventProgress, now))
 		j.published = p
-	}
-	if changed {
-		j.commitLocked()
 	}
 	return stalled
 }

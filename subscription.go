@@ -69,6 +69,12 @@ func (r *Runner) Subscribe(opts ...SubscribeOption) (*Subscription, error) {
 		OnSpace: r.hub.Signal,
 	})
 	accept := acceptFunc(cfg)
+	r.mu.Lock()
+	closed := r.closed
+	r.mu.Unlock()
+	if closed {
+		return nil, ErrRunnerClosed
+	}
 	if cfg.job == uuid.Nil {
 		if !r.hub.Add(s.sink, accept) {
 			return nil, ErrRunnerClosed
