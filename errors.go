@@ -89,7 +89,8 @@ func (e *PanicError) Unwrap() error {
 
 // ShutdownError is returned by Runner.Shutdown when its context ended while
 // jobs were still running, or while the history store had not taken the
-// records of every finished job. Those jobs have been canceled with
+// records of every finished job, or the event log's handler (WithEventLog)
+// had not written the last events. Those jobs have been canceled with
 // ErrShutdown as the cause; they report their end through events as
 // usual, and the records are handed over as the store takes them.
 type ShutdownError struct {

@@ -104,14 +104,26 @@ func (e Event) LogMessage() string {
 	return first
 }
 
+// eventLogDone returns a channel closed once the event log's goroutine has
+// written the last event, or nil when there is none to wait for.
+func (r *Runner) eventLogDone() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.eventLogStarted {
+		return nil
+	}
+	return r.eventLog.done
+}
+
 // WithEventLog makes the Runner log every event to l, one record per
 // event, with LogMessage as its message, LogAttrs as its attributes and
 // LogLevel as its level — so progress is debug, and a failure an error.
 // The records are written on a goroutine of the Runner's, from a lagging
 // subscription: a slow handler never holds up a job, and if it falls
 // too far behind, a lagged record says what it missed. The goroutine
-// starts with the first job and ends after Shutdown. A nil logger is an
-// error.
+// starts with the first job and ends after Shutdown, which waits for it
+// to write the last events as long as its context allows. A nil logger is
+// an error.
 func WithEventLog(l *slog.Logger) Option {
 	return runnerOption(func(c *runnerConfig) error {
 		if l == nil {
@@ -124,8 +136,9 @@ func WithEventLog(l *slog.Logger) Option {
 
 // eventLogger is the Runner's own subscription behind WithEventLog.
 type eventLogger struct {
-	l   *slog.Logger
-	sub *Subscription
+	l    *slog.Logger
+	sub  *Subscription
+	done chan struct{} // closed when the goroutine that writes the log ends
 }
 
 // startEventLogLocked starts the goroutine that writes the event log,
@@ -137,9 +150,10 @@ func (r *Runner) startEventLogLocked() {
 		return
 	}
 	r.eventLogStarted = true
-	r.loopDone.Add(1)
 	go func() {
-		defer r.loopDone.Done()
+		// Not one of loopDone's: the handler is the user's, and Shutdown
+		// waits for it only as long as its context allows.
+		defer close(el.done)
 		ctx := context.Background()
 		for ev := range el.sub.Events() {
 			if el.l.Enabled(ctx, ev.LogLevel()) {

@@ -236,3 +236,34 @@ func TestEventLog(t *testing.T) {
 	_, err = bgjob.NewRunner(bgjob.WithEventLog(nil))
 	assert.ErrorIs(t, err, bgjob.ErrInvalidOption)
 }
+
+// blockingHandler is a slog handler that waits for release: a log
+// shipper that does not answer.
+type blockingHandler struct{ release chan struct{} }
+
+func (h blockingHandler) Enabled(context.Context, slog.Level) bool  { return true }
+func (h blockingHandler) Handle(context.Context, slog.Record) error { <-h.release; return nil }
+func (h blockingHandler) WithAttrs([]slog.Attr) slog.Handler        { return h }
+func (h blockingHandler) WithGroup(string) slog.Handler             { return h }
+
+// A handler that hangs holds up neither the jobs nor Shutdown past its
+// context.
+func TestEventLogThatHangsHoldsUpNoOne(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := blockingHandler{release: make(chan struct{})}
+		r, err := bgjob.NewRunner(bgjob.WithEventLog(slog.New(h)))
+		require.NoError(t, err)
+		job, err := r.Start(t.Context(), "logged", bgjob.JobFunc(succeed))
+		require.NoError(t, err)
+		require.NoError(t, job.Wait(t.Context()), "the job ends while the handler hangs")
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		begin := time.Now()
+		err = r.Shutdown(ctx)
+		var se *bgjob.ShutdownError
+		require.ErrorAs(t, err, &se)
+		assert.Equal(t, 300*time.Millisecond, time.Since(begin), "not a moment past its deadline")
+		close(h.release)
+		require.NoError(t, r.Shutdown(context.Background()), "a later Shutdown waits for the log")
+	})
+}

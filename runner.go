@@ -116,7 +116,7 @@ func NewRunner(opts ...Option) (*Runner, error) {
 		if err != nil {
 			return nil, err
 		}
-		r.eventLog = &eventLogger{l: cfg.eventLog, sub: sub}
+		r.eventLog = &eventLogger{l: cfg.eventLog, sub: sub, done: make(chan struct{})}
 	}
 	if cfg.store != nil {
 		r.records = &recorder{store: cfg.store, report: func(rec *JobRecord, err error) {
@@ -578,10 +578,18 @@ func (r *Runner) Shutdown(ctx context.Context) error {
 	return &ShutdownError{Err: ctx.Err(), Jobs: stuck, PendingRecords: r.pendingRecords()}
 }
 
-// waitRecords waits, as long as ctx allows, for the history store to take
-// the records of the jobs that ended, and for the Runner's goroutines.
+// waitRecords waits, as long as ctx allows, for the user's code that the
+// Runner feeds on goroutines of its own — the event log's handler, the
+// history store — and for the Runner's other goroutines.
 func (r *Runner) waitRecords(ctx context.Context) error {
 	r.loopDone.Wait() // the loop and captures end promptly once stopped
+	if done := r.eventLogDone(); done != nil {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return &ShutdownError{Err: ctx.Err(), PendingRecords: r.pendingRecords()}
+		}
+	}
 	if r.records == nil {
 		return nil
 	}

@@ -22,7 +22,7 @@ import (
 // next event; progress that publishes no event yet is seen at the next
 // progress interval (bgjob.WithProgressInterval).
 //
-// If Subscribe fails — r has shut down and its jobs have ended, or r no
+// If Subscribe fails — r has shut down, or r no
 // longer knows the job (see bgjob.WithHistoryLimit) — WaitStatus checks
 // the status at first and when the job ends.
 func WaitStatus(ctx context.Context, r *bgjob.Runner, h *bgjob.Handle, pred func(bgjob.JobStatus) bool) error {
@@ -51,11 +51,8 @@ func WaitStatus(ctx context.Context, r *bgjob.Runner, h *bgjob.Handle, pred func
 			if !ok {
 				events = nil // after worker_stopped: Done is closed, or about to be
 			}
-			// The Runner publishes a job's event just before it updates
-			// the job's status, under the job's lock: the status may not
-			// show the event yet. Logs takes that lock, so once it
-			// returns, the status shows every event received so far.
-			h.Logs()
+			// The Runner updates a job's status before it publishes the
+			// event that tells of it: the status read below shows it.
 		case <-h.Done():
 		case <-ctx.Done():
 			return fmt.Errorf("bgjobtest: gave up waiting for job %s: %w; it is %s",
