@@ -186,7 +186,7 @@ func TestWhatIsHandedOutIsTheCallersOwn(t *testing.T) {
 	require.NoError(t, err)
 	h := start(t, r, "shared", func(ctx context.Context, p *bgjob.Progress) error {
 		p.Logger().Info("line", "k", "v")
-		return nil
+		return p.Metric("loss", 0.5)
 	})
 	require.NoError(t, waitJob(t, h))
 	require.NoError(t, r.Shutdown(context.Background()))
@@ -209,6 +209,15 @@ func TestWhatIsHandedOutIsTheCallersOwn(t *testing.T) {
 	require.Len(t, logB, 1)
 	assert.Equal(t, "v", logB[0].Value.String())
 
+	sub, err := r.Subscribe(bgjob.WithJob(h.ID()))
+	require.ErrorIs(t, err, bgjob.ErrRunnerClosed)
+	require.Nil(t, sub)
+	st := h.Status()
+	st.Metrics[0].Value = -1
+	assert.Equal(t, 0.5, h.Status().Metrics[0].Value)
+	h.Metrics()[0].Points[0].Max = -1
+	assert.Equal(t, 0.5, h.Metrics()[0].Points[0].Max)
+
 	logs := h.Logs()
 	logs[0].Attrs[0].Key = "changed"
 	logs[0].Message = "changed"
@@ -217,12 +226,16 @@ func TestWhatIsHandedOutIsTheCallersOwn(t *testing.T) {
 
 	for rec := range r.History(bgjob.HistoryFilter{}) {
 		rec.Logs[0].Attrs[0].Key = "changed"
+		rec.Series[0].Points[0].Max = -1
+		rec.Metrics[0].Value = -1
 		if len(rec.Timeline) > 0 && rec.Timeline[0].Resources != nil {
 			rec.Timeline[0].Resources.Goroutines = -1
 		}
 	}
 	for rec := range r.History(bgjob.HistoryFilter{}) {
 		assert.Equal(t, "k", rec.Logs[0].Attrs[0].Key)
+		assert.Equal(t, 0.5, rec.Series[0].Points[0].Max)
+		assert.Equal(t, 0.5, rec.Metrics[0].Value)
 		for _, pt := range rec.Timeline {
 			if pt.Resources != nil {
 				assert.NotEqual(t, -1, pt.Resources.Goroutines)
@@ -318,4 +331,29 @@ func TestTimelineCoversAWeekOfFrequentPauses(t *testing.T) {
 		assert.GreaterOrEqual(t, len(progress), 100, "pauses do not crowd out progress")
 		assert.Equal(t, 100.0, progress[len(progress)-1].Percent)
 	})
+}
+
+// A subscription's snapshot is handed out as a copy each time, metrics
+// included.
+func TestSnapshotIsTheCallersOwn(t *testing.T) {
+	r := newRunner(t)
+	release := make(chan struct{})
+	h := start(t, r, "measured", func(ctx context.Context, p *bgjob.Progress) error {
+		_ = p.Metric("loss", 0.5)
+		<-release
+		return nil
+	})
+	for len(h.Status().Metrics) == 0 {
+		runtime.Gosched()
+	}
+	sub, err := r.Subscribe(bgjob.WithJob(h.ID()))
+	require.NoError(t, err)
+	defer sub.Close()
+	snap := sub.Snapshot()
+	snap[0].Metrics[0].Value = -1
+	snap[0].Name = "changed"
+	assert.Equal(t, 0.5, sub.Snapshot()[0].Metrics[0].Value)
+	assert.Equal(t, "measured", sub.Snapshot()[0].Name)
+	close(release)
+	waitJob(t, h)
 }

@@ -176,7 +176,7 @@ func (r *Runner) Start(ctx context.Context, name string, work Job, opts ...JobOp
 	j := &job{
 		r:          r,
 		id:         id,
-		name:       name,
+		name:       strings.Clone(name), // kept for the job's life: not a slice of the caller's
 		fn:         work,
 		lockThread: cfg.lockThread,
 		timeout:    r.cfg.defaultTimeout,

@@ -141,7 +141,13 @@ func (s *Subscription) Events() <-chan Event { return s.sink.C() }
 // jobs. Every event published after it is delivered (within the
 // subscription's policy), so the snapshot and the events together leave
 // no gap. The slice is the caller's own.
-func (s *Subscription) Snapshot() []JobStatus { return slices.Clone(s.snapshot) }
+func (s *Subscription) Snapshot() []JobStatus {
+	out := slices.Clone(s.snapshot)
+	for i := range out {
+		out[i].Metrics = slices.Clone(out[i].Metrics)
+	}
+	return out
+}
 
 // Stats returns the subscription's counters.
 func (s *Subscription) Stats() SubscriptionStats {
