@@ -519,3 +519,37 @@ func ExampleWithEventLog() {
 	// Output:
 	// level=WARN msg="report canceled before it started: superseded" event=complete job_name=report worker_id=2 state=canceled percent=0 error=superseded
 }
+
+// A middleware runs around every job, on the job's goroutine: what it puts
+// in the context (a trace span, a request-scoped logger) is what the job
+// sees.
+func ExampleWithMiddleware() {
+	type tenantKey struct{}
+	tagged := func(next bgjob.Job) bgjob.Job {
+		return bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+			fmt.Println("before", p.Handle().Name())
+			err := next.Run(context.WithValue(ctx, tenantKey{}, "acme"), p)
+			fmt.Println("after", p.Handle().Name(), err)
+			return err
+		})
+	}
+	ctx := context.Background()
+	r, err := bgjob.NewRunner(bgjob.WithMiddleware(tagged))
+	if err != nil {
+		panic(err)
+	}
+	defer r.Shutdown(ctx)
+
+	h, err := r.Start(ctx, "train", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+		fmt.Println("training for", ctx.Value(tenantKey{}))
+		return nil
+	}))
+	if err != nil {
+		panic(err)
+	}
+	_ = h.Wait(ctx)
+	// Output:
+	// before train
+	// training for acme
+	// after train <nil>
+}

@@ -58,6 +58,7 @@ type runnerConfig struct {
 	resourceInterval time.Duration
 	store            HistoryStore
 	eventLog         *slog.Logger
+	middleware       []Middleware
 }
 
 func newRunnerConfig(opts []Option) (runnerConfig, error) {
@@ -296,6 +297,31 @@ func WithHistoryStore(store HistoryStore) Option {
 			return fmt.Errorf("%w: nil history store", ErrInvalidOption)
 		}
 		c.store = store
+		return nil
+	})
+}
+
+// Middleware wraps a job: it is given the job as started and returns the
+// job the Runner runs in its place, which usually does something around a
+// call to next.Run. Its Run is called on the job's goroutine with the job's
+// context and Progress (Progress.Handle names the job), so whatever it
+// puts in the context — a trace span, say — is what the job's own code
+// sees. A panic in next.Run passes through it to the Runner, which reports
+// it as usual unless the middleware recovers it.
+type Middleware func(next Job) Job
+
+// WithMiddleware wraps every job the Runner starts in mw, the first
+// outermost. Start calls each middleware once per job, on the caller's
+// goroutine; one that returns nil makes Start fail with ErrNilJob. Options
+// given more than once add to the list.
+func WithMiddleware(mw ...Middleware) Option {
+	return runnerOption(func(c *runnerConfig) error {
+		for _, m := range mw {
+			if m == nil {
+				return fmt.Errorf("%w: WithMiddleware: a nil middleware", ErrInvalidOption)
+			}
+		}
+		c.middleware = append(c.middleware, mw...)
 		return nil
 	})
 }

@@ -71,6 +71,11 @@ func (p *Progress) SetMessage(msg string) {
 	j.msgMu.Unlock()
 }
 
+// Handle returns the handle of the job p reports for: its id, its name and
+// its status, for a Middleware or a helper that is given only the
+// Progress.
+func (p *Progress) Handle() *Handle { return &p.j.handle }
+
 // Report sets the percent done and the message together.
 func (p *Progress) Report(percent float64, msg string) {
 	p.SetPercent(percent)

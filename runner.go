@@ -160,6 +160,9 @@ func (r *Runner) Start(ctx context.Context, name string, work Job, opts ...JobOp
 	if err != nil {
 		return nil, err
 	}
+	if work, err = r.wrap(work); err != nil {
+		return nil, err
+	}
 	if ctx.Err() != nil {
 		return nil, context.Cause(ctx)
 	}
@@ -245,6 +248,16 @@ var ids = struct {
 	mu sync.Mutex
 	r  *bufio.Reader
 }{r: bufio.NewReaderSize(rand.Reader, 16*256)}
+
+// wrap applies the Runner's middleware to work, the first outermost.
+func (r *Runner) wrap(work Job) (Job, error) {
+	for i := len(r.cfg.middleware) - 1; i >= 0; i-- {
+		if work = r.cfg.middleware[i](work); work == nil {
+			return nil, fmt.Errorf("%w: a middleware returned no job", ErrNilJob)
+		}
+	}
+	return work, nil
+}
 
 // detachedContext is the parent of a job's context: it carries the values
 // of the context given to Start, and the job, but not its cancellation or
