@@ -100,14 +100,18 @@ type job struct {
 
 	// msgMu guards the message. It is a leaf: nothing is locked while it
 	// is held, and it is held only to copy or compare a string. messageSet
-	// counts SetMessage calls; settledSet, settledText and messageVersion
-	// are the last message the Runner copied (see settleMessageLocked).
+	// counts SetMessage calls (written under msgMu, read without it);
+	// settledSet, settledText and messageVersion are the last message the
+	// Runner copied (see settleMessageLocked), which settled publishes to
+	// status readers so that, while no SetMessage came since, they read
+	// the message without the lock.
 	msgMu          sync.Mutex
 	message        string
-	messageSet     uint64
+	messageSet     atomic.Uint64
 	settledSet     uint64
 	settledText    string
 	messageVersion uint64
+	settled        atomic.Pointer[settledMessage]
 
 	// metricMu guards the job's metrics, made on first use. A leaf, held
 	// for one record or one copy; hasMetrics tells status readers,
@@ -234,44 +238,55 @@ func (s *snapshot) pausedNow() time.Duration {
 	return s.pausedTotal + time.Since(s.pausedSince)
 }
 
-// status returns the job's status now. It takes no lock but the message's.
-func (j *job) status() JobStatus {
+// status returns the job's status now. It takes no lock but, while the
+// job sets its message faster than the progress interval, the message's.
+func (j *job) status() (st JobStatus) {
 	s := j.snap.Load()
-	p := s.final
-	if !s.state.Terminal() {
-		p = j.readProgress()
+	if s.state.Terminal() {
+		j.fillStatus(&st, s, &s.final)
+		return st
 	}
-	return j.statusOf(s, p)
+	var p progressValues
+	j.liveProgress(&p)
+	j.fillStatus(&st, s, &p)
+	return st
 }
 
-func (j *job) statusOf(s *snapshot, p progressValues) JobStatus {
-	st := JobStatus{
-		ID:         j.id,
-		Name:       j.name,
-		State:      s.state,
-		HasWorker:  s.hasWorker,
-		Alive:      s.alive,
-		WorkerID:   j.workerID,
-		WorkerName: j.name,
-		ProcessID:  j.r.pid,
-		OSThreadID: s.osThreadID,
-		ThreadCPU:  s.threadCPU,
-		Percent:    p.percent,
-		Step:       p.step,
-		Total:      p.total,
-		Message:    p.message,
-		Rate:       s.rate,
-		ETA:        s.eta,
-		Priority:   j.priority,
-		QueueWait:  s.queueWait,
-		StartTime:  s.startTime,
-		EndTime:    s.endTime,
-		Duration:   s.runningNow(),
-		Paused:     s.pausedNow(),
-		Stalled:    s.stalled,
-		Err:        s.err,
-		Stack:      s.stack,
-	}
+// statusOf is the status given by a snapshot and progress values.
+func (j *job) statusOf(s *snapshot, p progressValues) (st JobStatus) {
+	j.fillStatus(&st, s, &p)
+	return st
+}
+
+// fillStatus fills st, a zero status, from a snapshot and progress values,
+// field by field: a status is a few hundred bytes, and a composite literal
+// would be built aside and copied, which is most of what a read costs.
+func (j *job) fillStatus(st *JobStatus, s *snapshot, p *progressValues) {
+	st.ID = j.id
+	st.Name = j.name
+	st.State = s.state
+	st.HasWorker = s.hasWorker
+	st.Alive = s.alive
+	st.WorkerID = j.workerID
+	st.WorkerName = j.name
+	st.ProcessID = j.r.pid
+	st.OSThreadID = s.osThreadID
+	st.ThreadCPU = s.threadCPU
+	st.Percent = p.percent
+	st.Step = p.step
+	st.Total = p.total
+	st.Message = p.message
+	st.Rate = s.rate
+	st.ETA = s.eta
+	st.Priority = j.priority
+	st.QueueWait = s.queueWait
+	st.StartTime = s.startTime
+	st.EndTime = s.endTime
+	st.Duration = s.runningNow()
+	st.Paused = s.pausedNow()
+	st.Stalled = s.stalled
+	st.Err = s.err
+	st.Stack = s.stack
 	if s.state == StateQueued && !s.queuedAt.IsZero() {
 		st.QueueWait = time.Since(s.queuedAt)
 	}
@@ -281,7 +296,6 @@ func (j *job) statusOf(s *snapshot, p progressValues) JobStatus {
 	if j.hasMetrics.Load() {
 		st.Metrics, st.MetricsDropped = j.latestMetrics()
 	}
-	return st
 }
 
 // progressLocked returns the job's progress: live while it works, frozen

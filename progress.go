@@ -67,7 +67,7 @@ func (p *Progress) SetMessage(msg string) {
 	j := p.j
 	j.msgMu.Lock()
 	j.message = msg
-	j.messageSet++
+	j.messageSet.Add(1)
 	j.msgMu.Unlock()
 }
 
@@ -122,21 +122,52 @@ type progressValues struct {
 // readProgress reads the job's live progress values. It takes only the
 // message's lock, which nothing holds for longer than a string copy.
 func (j *job) readProgress() progressValues {
-	v := progressValues{
-		step:  max(j.step.Load(), 0),
-		total: max(j.total.Load(), 0),
-	}
+	var v progressValues
+	j.liveProgress(&v)
+	v.metricVersion = j.metricVersionNow()
+	return v
+}
+
+// liveProgress fills v, a zero value, as readProgress does but for the
+// metrics' version, which only the progress loop needs.
+func (j *job) liveProgress(v *progressValues) {
+	v.step = max(j.step.Load(), 0)
+	v.total = max(j.total.Load(), 0)
 	if v.total > 0 {
 		v.step = min(v.step, v.total)
 		v.percent = 100 * float64(v.step) / float64(v.total)
 	} else {
 		v.percent = math.Min(math.Max(math.Float64frombits(j.percent.Load()), 0), 100)
 	}
+	v.message, v.version = j.messageNow()
+}
+
+// settledMessage is a job's message as the Runner last settled it, and
+// how many SetMessage calls it reflects. Once published it never changes.
+type settledMessage struct {
+	text    string
+	set     uint64
+	version uint64
+}
+
+// noMessage is every job's settled message before its first SetMessage.
+var noMessage = &settledMessage{}
+
+// messageNow returns the job's message and its version. While no
+// SetMessage came since the last settling it takes no lock: the settled
+// message is the message. A SetMessage running meanwhile has not yet
+// counted itself, so the message read is the one before it.
+func (j *job) messageNow() (string, uint64) {
+	m := j.settled.Load()
+	if m == nil {
+		m = noMessage
+	}
+	if m.set == j.messageSet.Load() {
+		return m.text, m.version
+	}
 	j.msgMu.Lock()
-	v.message, v.version = j.message, j.messageVersion
-	j.msgMu.Unlock()
-	v.metricVersion = j.metricVersionNow()
-	return v
+	defer j.msgMu.Unlock()
+	return j.message, j.messageVersion
 }
 
 // settleMessageLocked makes the job's message its own: a copy, valid
@@ -146,17 +177,19 @@ func (j *job) readProgress() progressValues {
 func (j *job) settleMessageLocked() {
 	j.msgMu.Lock()
 	defer j.msgMu.Unlock()
-	if j.messageSet == j.settledSet {
+	set := j.messageSet.Load()
+	if set == j.settledSet {
 		return
 	}
-	j.settledSet = j.messageSet
+	j.settledSet = set
 	if j.message == j.settledText {
 		j.message = j.settledText // let go of the caller's string
-		return
+	} else {
+		j.message = strings.Clone(boundText(j.message, MaxMessageLen))
+		j.settledText = j.message
+		j.messageVersion++
 	}
-	j.message = strings.Clone(boundText(j.message, MaxMessageLen))
-	j.settledText = j.message
-	j.messageVersion++
+	j.settled.Store(&settledMessage{text: j.message, set: set, version: j.messageVersion})
 }
 
 // changed reports whether v differs from w in anything a reader sees.
