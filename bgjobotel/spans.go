@@ -1,0 +1,294 @@
+package bgjobotel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/bgjob/bgjob"
+)
+
+// handle applies one of the Runner's events to its job's span. Everything
+// here runs on the reader goroutine.
+func (t *Telemetry) handle(ev bgjob.Event) {
+	switch ev.Type {
+	case bgjob.EventLagged:
+		t.resync(ev)
+		return
+	case bgjob.EventComplete:
+		if ev.StartTime.IsZero() { // canceled while queued: no middleware, no span yet
+			e := jobEnd{name: ev.JobName, workerID: ev.WorkerID, queueWait: ev.QueueWait, err: ev.Err, at: ev.Time}
+			if h, err := t.runner.Job(ev.JobID); err == nil {
+				e.priority = h.Status().Priority // the one figure the event lacks
+			}
+			t.endQueued(ev.JobID, e)
+		}
+		return
+	case bgjob.EventWorkerStopped:
+		if js := t.take(ev.JobID); js != nil {
+			t.end(js, js.h.Status(), ev.Time)
+		}
+		return
+	}
+	js := t.lookup(ev.JobID)
+	if js == nil {
+		return // not a job this Telemetry's middleware ran
+	}
+	at := trace.WithTimestamp(ev.Time)
+	switch ev.Type {
+	case bgjob.EventProgress:
+		t.progress(js, ev.Percent, ev.Step, ev.Total, ev.Message, ev.Metrics, ev.Time)
+	case bgjob.EventPaused:
+		js.span.AddEvent(eventPaused, at, trace.WithAttributes(withFolded(ev, keyPercent.Float64(ev.Percent))...))
+	case bgjob.EventResumed:
+		js.span.AddEvent(eventResumed, at, trace.WithAttributes(withFolded(ev, keyPaused.Float64(ev.Paused.Seconds()))...))
+	case bgjob.EventStalled:
+		js.span.AddEvent(eventStalled, at, trace.WithAttributes(withFolded(ev, semconv.CodeStacktrace(ev.Stack))...))
+	case bgjob.EventUnstalled:
+		js.span.AddEvent(eventUnstalled, at, trace.WithAttributes(withFolded(ev)...))
+	case bgjob.EventAbandoned:
+		js.span.AddEvent(eventAbandoned, at)
+	}
+}
+
+// withFolded adds to attrs the number of events of the job that ev
+// replaced before the reader received it, when it replaced any: a pause
+// and its resume that folded into one event are then counted, not lost.
+func withFolded(ev bgjob.Event, attrs ...attribute.KeyValue) []attribute.KeyValue {
+	if ev.Folded > 0 {
+		attrs = append(attrs, keyFolded.Int(ev.Folded))
+	}
+	return attrs
+}
+
+// progress adds a progress event to the job's span when its percent has
+// crossed a multiple of the progress step since the last one: at most
+// 100/step events a job, whatever the number of updates.
+func (t *Telemetry) progress(js *jobSpan, percent float64, step, total int64, msg string, metrics []bgjob.Metric, at time.Time) {
+	if t.cfg.progressEvery == 0 {
+		return
+	}
+	m := int(percent / t.cfg.progressEvery)
+	if m <= js.milestone {
+		return
+	}
+	js.milestone = m
+	js.span.AddEvent(eventProgress, trace.WithTimestamp(at),
+		trace.WithAttributes(progressAttrs(percent, step, total, msg, metrics)...))
+}
+
+// end ends the span of a job that ran, at the time at, with its final
+// status st, and records its duration and queue wait. A job that has not
+// ended — one abandoned when the Runner's last event was out — ends with
+// the outcome "abandoned" and no duration recorded.
+func (t *Telemetry) end(js *jobSpan, st bgjob.JobStatus, at time.Time) {
+	t.progress(js, st.Percent, st.Step, st.Total, st.Message, st.Metrics, at) // one the events did not bring
+	span := js.span
+	outcome := st.State.String()
+	if !st.State.Terminal() {
+		outcome = outcomeAbandoned
+	}
+	attrs := progressAttrs(st.Percent, st.Step, st.Total, "", st.Metrics)
+	attrs = append(attrs,
+		keyOutcome.String(outcome),
+		keyDuration.Float64(st.Duration.Seconds()),
+		keyPaused.Float64(st.Paused.Seconds()),
+	)
+	span.SetAttributes(attrs...)
+	switch st.State {
+	case bgjob.StateSucceeded:
+		// Unset, as the conventions ask of instrumentation on success.
+	case bgjob.StateFailed:
+		recordFailure(span, st.Err, st.Stack, at)
+	case bgjob.StateCanceled:
+		span.SetAttributes(semconv.ErrorType(st.Err))
+		span.SetStatus(codes.Error, errText(st.Err))
+	default:
+		span.SetStatus(codes.Error, "abandoned: still running when the Runner's last event was out")
+	}
+	if st.State.Terminal() {
+		t.inst.recordEnd(context.Background(), st)
+	}
+	span.End(trace.WithTimestamp(at))
+}
+
+// recordFailure marks span failed with err: the error status with its
+// message, error.type, and an exception event — for a panic, with the
+// panic's value and stack.
+func recordFailure(span trace.Span, err error, stack string, at time.Time) {
+	typ, msg := fmt.Sprintf("%T", err), errText(err)
+	if pe, ok := errors.AsType[*bgjob.PanicError](err); ok {
+		typ, msg = fmt.Sprintf("%T", pe.Value), fmt.Sprint(pe.Value)
+		if stack == "" {
+			stack = string(pe.Stack)
+		}
+	}
+	attrs := []attribute.KeyValue{semconv.ExceptionType(typ), semconv.ExceptionMessage(msg)}
+	if stack != "" {
+		attrs = append(attrs, semconv.ExceptionStacktrace(stack))
+	}
+	span.AddEvent(semconv.ExceptionEventName, trace.WithTimestamp(at), trace.WithAttributes(attrs...))
+	span.SetAttributes(semconv.ErrorType(err))
+	span.SetStatus(codes.Error, errText(err))
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// jobEnd is what the span of a job canceled while queued is made of.
+type jobEnd struct {
+	name      string
+	workerID  int64
+	priority  int
+	queueWait time.Duration
+	err       error
+	at        time.Time
+}
+
+// endQueued makes and ends at once the span of a job canceled while
+// queued, which never ran the middleware: from its acceptance to its
+// cancellation. The context given to Start is not known here, so it is a
+// root span.
+func (t *Telemetry) endQueued(id uuid.UUID, e jobEnd) {
+	if t.settled.has(id) {
+		return
+	}
+	t.settled.add(id)
+	attrs := make([]attribute.KeyValue, 0, 8+len(t.cfg.attrs))
+	attrs = append(attrs,
+		keyJobID.String(id.String()),
+		keyJobName.String(e.name),
+		keyWorkerID.Int64(e.workerID),
+		keyPriority.Int(e.priority),
+		keyQueueWait.Float64(e.queueWait.Seconds()),
+		keyOutcome.String(bgjob.StateCanceled.String()),
+		keyDuration.Float64(0),
+	)
+	attrs = append(attrs, t.cfg.attrs...)
+	_, span := t.tracer.Start(context.Background(), e.name,
+		trace.WithTimestamp(e.at.Add(-e.queueWait)), trace.WithAttributes(attrs...))
+	span.AddEvent(eventCanceled, trace.WithTimestamp(e.at), trace.WithAttributes(causeAttr(e.err)))
+	span.SetAttributes(semconv.ErrorType(e.err))
+	span.SetStatus(codes.Error, errText(e.err))
+	span.End(trace.WithTimestamp(e.at))
+}
+
+// resync reads again the status of the jobs whose events a lag notice
+// says were lost, and ends the spans of those that ended meanwhile; with
+// more jobs than the notice names, of every job with an open span. A
+// job canceled while queued that the notice does not name is left out:
+// the metrics count it, but it gets no span.
+func (t *Telemetry) resync(ev bgjob.Event) {
+	named := make(map[uuid.UUID]bool, len(ev.LagJobs))
+	for _, id := range ev.LagJobs {
+		named[id] = true
+	}
+	ids := ev.LagJobs
+	if ev.LagMore {
+		for _, id := range t.openIDs() {
+			if !named[id] {
+				ids = append(ids, id)
+			}
+		}
+	}
+	now := time.Now()
+	for _, id := range ids {
+		if js := t.lookup(id); js != nil {
+			if named[id] {
+				js.span.AddEvent(eventLagged, trace.WithTimestamp(now),
+					trace.WithAttributes(keyLost.Int64(int64(ev.Lost()))))
+			}
+			t.resyncJob(js)
+			continue
+		}
+		h, err := t.runner.Job(id)
+		if err != nil {
+			continue // forgotten already (bgjob.WithHistoryLimit)
+		}
+		if st := h.Status(); done(h) && !st.HasWorker {
+			t.endQueued(id, jobEnd{
+				name: st.Name, workerID: st.WorkerID, priority: st.Priority,
+				queueWait: st.QueueWait, err: st.Err, at: st.EndTime,
+			})
+		}
+	}
+}
+
+// resyncJob brings the span of a job up to its status: its progress,
+// and its end if it has ended.
+func (t *Telemetry) resyncJob(js *jobSpan) {
+	st := js.h.Status()
+	if !done(js.h) {
+		t.progress(js, st.Percent, st.Step, st.Total, st.Message, st.Metrics, time.Now())
+		return
+	}
+	if t.take(js.h.ID()) != nil {
+		t.end(js, st, st.EndTime)
+	}
+}
+
+// endRemaining ends the spans still open once the Runner's channel is
+// closed: jobs that ended after it, and abandoned jobs that may still run.
+func (t *Telemetry) endRemaining() {
+	t.mu.Lock()
+	t.closed = true
+	left := t.open
+	t.open = nil
+	t.mu.Unlock()
+	now := time.Now()
+	for _, js := range left {
+		st := js.h.Status()
+		at := now
+		if done(js.h) {
+			at = st.EndTime
+		}
+		t.end(js, st, at)
+	}
+}
+
+// done reports whether the job has ended and published its last event.
+func done(h *bgjob.Handle) bool {
+	select {
+	case <-h.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+func (t *Telemetry) lookup(id uuid.UUID) *jobSpan {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.open[id]
+}
+
+// take removes the job's span from the open ones and returns it, or nil
+// if it was not open: whoever takes it ends it, once.
+func (t *Telemetry) take(id uuid.UUID) *jobSpan {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	js := t.open[id]
+	delete(t.open, id)
+	return js
+}
+
+func (t *Telemetry) openIDs() []uuid.UUID {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ids := make([]uuid.UUID, 0, len(t.open))
+	for id := range t.open {
+		ids = append(ids, id)
+	}
+	return ids
+}
