@@ -137,12 +137,17 @@ type Sink[K comparable, T any] struct {
 	mu        sync.Mutex
 	q         ring.Queue[entry[K, T]]
 	logs      ring.Queue[logEntry[T]] // merged with q by sequence number
-	newest    map[K]uint64            // position in q of each key's newest entry
+	newest    map[K]uint64            // position in q of each key's newest entry, while folds > 0 or it is a fold
+	folds     int                     // kindFold entries in q
 	lastLag   uint64                  // position in q of the newest lag notice, plus one
 	pumping   bool                    // a pump goroutine owns the send side
 	finishing bool                    // no more pushes will come; close when drained
 	closed    bool                    // the channel is closed or about to be
 	stats     Stats                   // Coalesced, Lost, Lags and MaxPending
+
+	// batch is owned by whichever pump runs (pumping), which keeps it
+	// for the next.
+	batch []entry[K, T]
 }
 
 // New returns a Sink. Buffer and Backlog must already be validated.
@@ -172,7 +177,13 @@ func (s *Sink[K, T]) Push(key K, seq uint64, v *T) {
 		s.dropLocked(key, seq)
 		return
 	}
-	s.newest[key] = s.appendLocked(entry[K, T]{kind: kindValue, counted: true, key: key, seq: seq, v: v})
+	pos := s.appendLocked(entry[K, T]{kind: kindValue, counted: true, key: key, seq: seq, v: v})
+	if s.folds > 0 {
+		// Only a fold can be replaced, so while none waits a value need
+		// not be remembered as its key's newest: no older entry of its
+		// key could be taken for the newest.
+		s.newest[key] = pos
+	}
 }
 
 // PushLog queues v like Push, but under the log bound instead of the
@@ -233,6 +244,7 @@ func (s *Sink[K, T]) PushFold(key K, seq uint64, v *T) {
 		return
 	}
 	s.newest[key] = s.appendLocked(entry[K, T]{kind: kindFold, counted: counted, key: key, seq: seq, v: v})
+	s.folds++
 }
 
 // Full reports whether the backlog has reached its bound.
@@ -279,6 +291,7 @@ func (s *Sink[K, T]) Close() {
 	s.q.Clear()
 	s.logs.Clear()
 	clear(s.newest)
+	s.folds = 0
 	s.backlog.Store(0)
 	close(s.stop)
 	if !s.pumping {
@@ -361,17 +374,23 @@ func (s *Sink[K, T]) dropLocked(key K, seq uint64) {
 
 // pump feeds the channel from the queue until the queue is empty or the
 // Sink is closed; it then exits, closing the channel if that is due. It
-// takes values a batch at a time, so that a reader keeping up with a fast
-// producer costs one lock per batch rather than one per value.
+// takes entries a batch at a time, so that a reader keeping up with a fast
+// producer costs one lock per batch rather than one per value, and makes
+// each value it delivers only when it sends it, outside the lock: values
+// are immutable once pushed, and a popped entry is the pump's alone.
 func (s *Sink[K, T]) pump() {
-	// The batch is reused, and values are stamped in place in it, so that
-	// delivering a value allocates nothing.
-	var batch []sendItem[T] // grows to batchSize only for a reader far behind
-	for {
+	// The batch is the Sink's, reused from one pump to the next (only one
+	// pump runs at a time: see pumping), so that delivering allocates
+	// nothing once it has grown to what the reader's lag needs.
+	var batch []entry[K, T]
+	for first := true; ; first = false {
 		s.mu.Lock()
+		if first {
+			batch = s.batch
+		}
 		s.held.Store(0) // after Close, what was held is discarded
 		if s.closed {
-			s.pumping = false
+			s.batch, s.pumping = batch[:0], false
 			s.mu.Unlock()
 			close(s.out)
 			return
@@ -382,9 +401,8 @@ func (s *Sink[K, T]) pump() {
 			// that log values keep their place among the others.
 			if lg := s.logs.At(s.logs.Head()); lg != nil {
 				if e := s.q.At(s.q.Head()); e == nil || lg.seq < e.seq {
-					v := s.copyOf(lg.v)
+					batch = append(batch, entry[K, T]{kind: kindValue, v: lg.v})
 					s.logs.Pop()
-					batch = append(batch, sendItem[T]{v: v})
 					continue
 				}
 			}
@@ -393,23 +411,16 @@ func (s *Sink[K, T]) pump() {
 			if !ok {
 				break
 			}
-			if e.kind != kindLag && s.newest[e.key] == pos {
+			if e.kind == kindFold {
+				s.folds--
+			}
+			if e.kind != kindLag && len(s.newest) > 0 && s.newest[e.key] == pos {
 				delete(s.newest, e.key)
 			}
-			batch = append(batch, sendItem[T]{counted: e.counted})
-			it := &batch[len(batch)-1]
-			switch e.kind {
-			case kindLag:
-				it.v = s.cfg.Lagged(e.lag.first, e.lag.last, e.lag.keys, e.lag.more)
-			case kindFold:
-				it.v = s.copyOf(e.v)
-				s.cfg.Stamp(&it.v, e.seq, e.folded)
-			default:
-				it.v = s.copyOf(e.v)
-			}
+			batch = append(batch, e)
 		}
 		if len(batch) == 0 {
-			s.pumping = false
+			s.batch, s.pumping = batch, false
 			if s.finishing {
 				s.closed = true
 				close(s.out)
@@ -431,7 +442,7 @@ func (s *Sink[K, T]) pump() {
 // the counters are settled once for the run of such sends; they are
 // settled before every wait, so that they are exact whenever the pump is
 // blocked on a slow reader.
-func (s *Sink[K, T]) send(batch []sendItem[T]) {
+func (s *Sink[K, T]) send(batch []entry[K, T]) {
 	var sent, counted int64
 	settle := func() {
 		if sent > 0 {
@@ -448,14 +459,15 @@ func (s *Sink[K, T]) send(batch []sendItem[T]) {
 			return // Close discarded the rest
 		default:
 		}
+		v := s.valueOf(&batch[i])
 		select {
-		case s.out <- batch[i].v:
+		case s.out <- v:
 		default:
 			settle()
 			// Look at stop again: when both are ready, select picks at
 			// random, and a closed Sink should send no more.
 			select {
-			case s.out <- batch[i].v:
+			case s.out <- v:
 			case <-s.stop:
 				return
 			}
@@ -467,10 +479,18 @@ func (s *Sink[K, T]) send(batch []sendItem[T]) {
 	}
 }
 
-// sendItem is a value the pump has taken from the queue.
-type sendItem[T any] struct {
-	v       T
-	counted bool
+// valueOf makes the value a popped entry delivers.
+func (s *Sink[K, T]) valueOf(e *entry[K, T]) T {
+	switch e.kind {
+	case kindLag:
+		return s.cfg.Lagged(e.lag.first, e.lag.last, e.lag.keys, e.lag.more)
+	case kindFold:
+		v := s.copyOf(e.v)
+		s.cfg.Stamp(&v, e.seq, e.folded)
+		return v
+	default:
+		return s.copyOf(e.v)
+	}
 }
 
 // release lowers the backlog by n delivered values, and tells a producer

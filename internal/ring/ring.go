@@ -78,7 +78,8 @@ func (q *Queue[T]) Clear() {
 // time should not allocate each time.
 const shrinkAbove = 1024
 
-func (q *Queue[T]) index(pos uint64) int { return int(pos % uint64(len(q.buf))) }
+// index is where pos lives in buf, whose length is always a power of two.
+func (q *Queue[T]) index(pos uint64) int { return int(pos & uint64(len(q.buf)-1)) }
 
 func (q *Queue[T]) grow() {
 	size := 2 * len(q.buf)
@@ -87,7 +88,7 @@ func (q *Queue[T]) grow() {
 	}
 	buf := make([]T, size)
 	for i := 0; i < q.n; i++ {
-		buf[(q.head+uint64(i))%uint64(size)] = q.buf[q.index(q.head+uint64(i))]
+		buf[(q.head+uint64(i))&uint64(size-1)] = q.buf[q.index(q.head+uint64(i))]
 	}
 	q.buf = buf
 }

@@ -1,0 +1,336 @@
+package dashboard
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/bgjob/bgjob"
+)
+
+// errClosed is returned by hub.attach once the handler was closed.
+var errClosed = errors.New("dashboard: handler closed")
+
+// hub feeds the replay from one subscription to the Runner and wakes the
+// streams that read it.
+//
+// The subscription and its feeding goroutine exist only while streams
+// are open, and for the idle timeout after the last one ends: the first
+// stream starts them, and they end when the idle timer fires, when Close
+// is called, or when the Runner's channel closes after Shutdown. Each
+// start is a new generation; a feeder of an older generation adds
+// nothing, and a restart loses the events in between, so the replay is
+// emptied and a stream that was reading gets a reset.
+type hub struct {
+	r           *bgjob.Runner
+	stacks      bool
+	idleTimeout time.Duration
+	wg          sync.WaitGroup // the feeders
+	done        chan struct{}  // closed by close
+
+	mu       sync.Mutex // guards everything below
+	replay   *replay
+	clients  int
+	gen      uint64
+	sub      *bgjob.Subscription // nil while no feeder runs
+	idle     *time.Timer         // set while no stream is open and a feeder runs
+	wake     chan struct{}       // closed at the next event; nil until a reader waits
+	ended    bool                // the Runner shut down: no event will come
+	closed   bool
+	resets   uint64 // gaps in the replay: feeder restarts and lags
+	lastStat bgjob.SubscriptionStats
+}
+
+func newHub(r *bgjob.Runner, c config) *hub {
+	return &hub{r: r, stacks: c.stacks, idleTimeout: c.idleTimeout, replay: newReplay(c.replay), done: make(chan struct{})}
+}
+
+// attach counts a stream in, starting the feeder if none runs, and
+// returns the position the stream starts reading at.
+func (h *hub) attach() (int64, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return 0, errClosed
+	}
+	h.clients++
+	if h.idle != nil {
+		h.idle.Stop()
+		h.idle = nil
+	}
+	if h.sub == nil && !h.ended {
+		h.startLocked()
+	}
+	return h.replay.head, nil
+}
+
+// startLocked subscribes to the Runner and starts the goroutine that
+// feeds the replay from it. After Shutdown the Runner refuses: nothing
+// will come, and streams end after their snapshot.
+func (h *hub) startLocked() {
+	sub, err := h.r.Subscribe(bgjob.WithBacklog(h.replay.capacity), bgjob.WithBuffer(256))
+	if err != nil {
+		h.ended = true
+		return
+	}
+	h.gen++
+	h.sub = sub
+	h.replay.reset()
+	h.resets++
+	h.wg.Add(1)
+	go h.feed(h.gen, sub)
+}
+
+// detach counts a stream out; the last one out starts the idle timer.
+func (h *hub) detach() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.clients--
+	if h.clients > 0 || h.sub == nil {
+		return
+	}
+	if h.idleTimeout == 0 {
+		h.stopLocked()
+		return
+	}
+	gen := h.gen
+	h.idle = time.AfterFunc(h.idleTimeout, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.gen == gen && h.clients == 0 && h.sub != nil {
+			h.stopLocked()
+		}
+	})
+}
+
+// stopLocked ends the subscription; the feeder ends when its channel
+// closes, promptly. The replay is emptied: nothing holds events for no
+// one.
+func (h *hub) stopLocked() {
+	h.lastStat = h.sub.Stats()
+	h.sub.Close()
+	h.sub = nil
+	h.gen++
+	h.replay.reset()
+	if h.idle != nil {
+		h.idle.Stop()
+		h.idle = nil
+	}
+}
+
+// close ends the feeder and wakes every stream, which then ends; attach
+// fails from now on. It waits for the feeder to return.
+func (h *hub) close() {
+	h.mu.Lock()
+	if !h.closed {
+		h.closed = true
+		if h.sub != nil {
+			h.stopLocked()
+		}
+		close(h.done)
+		h.wakeLocked()
+	}
+	h.mu.Unlock()
+	h.wg.Wait()
+}
+
+// feed reads the Runner's events into the replay until the subscription
+// ends. It is the only goroutine the hub starts.
+func (h *hub) feed(gen uint64, sub *bgjob.Subscription) {
+	defer h.wg.Done()
+	for ev := range sub.Events() {
+		if ev.Type == bgjob.EventLagged {
+			// The feeder fell behind the Runner: the replay has a gap,
+			// and every stream that read before it starts again.
+			h.gap(gen)
+			continue
+		}
+		e := entry{seq: ev.Seq, job: ev.JobID, typ: ev.Type, frame: encodeEvent(ev, h.stacks)}
+		h.mu.Lock()
+		if h.gen == gen {
+			h.replay.add(e)
+			h.wakeLocked()
+		}
+		h.mu.Unlock()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.gen == gen {
+		// Not closed by the hub: the Runner shut down and every job
+		// ended.
+		h.lastStat = sub.Stats()
+		h.sub = nil
+		h.ended = true
+		h.wakeLocked()
+	}
+}
+
+func (h *hub) gap(gen uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.gen == gen {
+		h.replay.reset()
+		h.resets++
+		h.wakeLocked()
+	}
+}
+
+func (h *hub) wakeLocked() {
+	if h.wake != nil {
+		close(h.wake)
+		h.wake = nil
+	}
+}
+
+// readState says why hub.read stopped.
+type readState uint8
+
+const (
+	readMore   readState = iota // more may come: wait on the wake channel
+	readReset                   // the reader fell behind the replay: snapshot again
+	readJobEnd                  // the filter's job stopped: its last event is in the frames
+	readEnded                   // the Runner shut down and the reader has every event
+	readClosed                  // the handler was closed
+)
+
+// filter selects the events of a stream.
+type filter struct {
+	job   uuid.UUID // uuid.Nil: every job
+	types []bgjob.EventType
+}
+
+func (f *filter) match(e *entry) bool {
+	if f.job != uuid.Nil && e.job != f.job {
+		return false
+	}
+	if len(f.types) == 0 {
+		return true
+	}
+	for _, t := range f.types {
+		if t == e.typ {
+			return true
+		}
+	}
+	return false
+}
+
+// maxBatch bounds the frames one read hands out, and so what a stream
+// holds at once.
+const maxBatch = 256
+
+// read appends to frames the events from pos that f selects, at most
+// maxBatch, skipping progress a newer progress of the same job makes
+// stale, and returns them with the position to read from next, and why
+// it stopped; for readMore with nothing read, a channel closed at the
+// next event. The frames are immutable: the caller writes them after
+// read returns, holding no lock.
+func (h *hub) read(pos int64, f *filter, frames [][]byte) ([][]byte, int64, readState, <-chan struct{}) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return frames, pos, readClosed, nil
+	}
+	rp := h.replay
+	if pos < rp.tail || pos > rp.head {
+		return frames, pos, readReset, nil
+	}
+	for ; pos < rp.head && len(frames) < maxBatch; pos++ {
+		e := rp.at(pos)
+		if e.supersededBy != 0 && e.supersededBy < rp.head {
+			continue // the reader will get the newer one
+		}
+		if !f.match(e) {
+			continue
+		}
+		frames = append(frames, e.frame)
+		if f.job != uuid.Nil && e.typ == bgjob.EventWorkerStopped {
+			return frames, pos + 1, readJobEnd, nil
+		}
+	}
+	if pos < rp.head || len(frames) > 0 {
+		return frames, pos, readMore, nil
+	}
+	if h.ended {
+		return frames, pos, readEnded, nil
+	}
+	if h.wake == nil {
+		h.wake = make(chan struct{})
+	}
+	return frames, pos, readMore, h.wake
+}
+
+// resume returns the position after the event numbered seq, if the
+// replay holds it and has held every event since.
+func (h *hub) resume(seq uint64) (int64, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.replay.after(seq)
+}
+
+// position returns where a snapshot taken now meets the replay, and the
+// id that snapshot carries.
+func (h *hub) position() (int64, string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	pos := h.replay.head
+	if seq, ok := h.replay.lastSeq(pos); ok {
+		return pos, strconv.FormatUint(seq, 10)
+	}
+	return pos, ""
+}
+
+// Stats says how the handler's streams are served.
+type Stats struct {
+	// Streams is the number of streams open now.
+	Streams int `json:"streams"`
+	// Feeding reports whether the handler subscribes to the Runner now.
+	Feeding bool `json:"feeding"`
+	// Replay is the number of events held, ReplayBytes their size.
+	Replay      int `json:"replay"`
+	ReplayBytes int `json:"replay_bytes"`
+	// Gaps counts the times the replay started again empty: the feeder
+	// started after an idle time, or fell behind the Runner. Each makes
+	// the streams reading then take a fresh snapshot.
+	Gaps uint64 `json:"gaps"`
+	// Subscription is the counters of the handler's subscription to the
+	// Runner: the current one, or the last one.
+	Subscription bgjob.SubscriptionStats `json:"subscription"`
+}
+
+func (h *hub) stats() Stats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := Stats{
+		Streams: h.clients, Feeding: h.sub != nil,
+		Replay: int(h.replay.head - h.replay.tail), ReplayBytes: h.replay.bytes,
+		Gaps: h.resets, Subscription: h.lastStat,
+	}
+	if h.sub != nil {
+		s.Subscription = h.sub.Stats()
+	}
+	return s
+}
+
+// encodeEvent renders ev as a server-sent event: its sequence number as
+// the id, its JSON as the data, on one line (JSON escapes newlines).
+func encodeEvent(ev bgjob.Event, stacks bool) []byte {
+	if !stacks {
+		ev.Stack = ""
+	}
+	data, err := json.Marshal(ev)
+	if err != nil {
+		// Event's JSON form has no failing case; say so rather than
+		// send a broken frame.
+		data = []byte(`{"type":"error","message":"event not encodable"}`)
+	}
+	b := make([]byte, 0, len(data)+32)
+	b = append(b, "id: "...)
+	b = strconv.AppendUint(b, ev.Seq, 10)
+	b = append(b, "\ndata: "...)
+	b = append(b, data...)
+	return append(b, "\n\n"...)
+}
