@@ -3,6 +3,7 @@ package bgjob
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/google/uuid"
 
@@ -159,8 +161,13 @@ type job struct {
 	timelineMessage string
 	logs            ring.Queue[LogRecord]
 	log             *slog.Logger // made on first use
-	timer           *time.Timer  // the timeout, while the job runs
-	graceTimer      *time.Timer  // see WithCancelGrace
+	// idText is the id's text, kept for the job's pprof label.
+	idText [36]byte
+	// stopEvent is worker_stopped's event, allocated with complete's and
+	// filled by stop; nil when complete was not published.
+	stopEvent  *Event
+	timer      *time.Timer // the timeout, while the job runs
+	graceTimer *time.Timer // see WithCancelGrace
 }
 
 // snapshot is the part of a job's status that changes at its transitions.
@@ -313,8 +320,17 @@ func (j *job) progressLocked() progressValues {
 // the package and must not change once published: one event is shared
 // by every subscription, and copied for each reader.
 func (j *job) eventLocked(t EventType, now time.Time) *Event {
+	ev := new(Event)
+	j.fillEventLocked(ev, t, now)
+	return ev
+}
+
+// fillEventLocked makes *ev, a zero event not yet published, what
+// eventLocked returns. Events that are always published together are
+// allocated together, and filled in turn.
+func (j *job) fillEventLocked(ev *Event, t EventType, now time.Time) {
 	p := j.progressLocked()
-	ev := &Event{
+	*ev = Event{
 		Type:       t,
 		Time:       now,
 		JobID:      j.id,
@@ -340,7 +356,6 @@ func (j *job) eventLocked(t EventType, now time.Time) *Event {
 		// The events that carry a job's progress carry its metrics too.
 		ev.Metrics, _ = j.latestMetrics()
 	}
-	return ev
 }
 
 // publishLocked publishes ev to the Runner's subscribers.
@@ -385,9 +400,14 @@ func (j *job) dispatchLocked(withInfo bool) bool {
 	j.commitLocked()
 	if j.observedLocked() {
 		if withInfo {
-			j.publishLocked(j.eventLocked(EventInfo, now))
+			pair := new([2]Event)
+			j.fillEventLocked(&pair[0], EventInfo, now)
+			j.publishLocked(&pair[0])
+			j.fillEventLocked(&pair[1], EventWorkerStarted, now)
+			j.publishLocked(&pair[1])
+		} else {
+			j.publishLocked(j.eventLocked(EventWorkerStarted, now))
 		}
-		j.publishLocked(j.eventLocked(EventWorkerStarted, now))
 	}
 	if ready != nil {
 		close(ready)
@@ -396,6 +416,26 @@ func (j *job) dispatchLocked(withInfo bool) bool {
 	}
 	j.r.activate(j)
 	return true
+}
+
+// idString returns the job id's text without allocating: the text lives
+// in the job, written by Start before anyone else sees the job and never
+// changed.
+func (j *job) idString() string {
+	return unsafe.String(&j.idText[0], len(j.idText))
+}
+
+// hexUUID writes id in its canonical text form.
+func hexUUID(dst *[36]byte, id uuid.UUID) {
+	hex.Encode(dst[0:8], id[0:4])
+	dst[8] = '-'
+	hex.Encode(dst[9:13], id[4:6])
+	dst[13] = '-'
+	hex.Encode(dst[14:18], id[6:8])
+	dst[18] = '-'
+	hex.Encode(dst[19:23], id[8:10])
+	dst[23] = '-'
+	hex.Encode(dst[24:], id[10:])
 }
 
 // run is the job's goroutine: it runs the job under its pprof labels and
@@ -422,7 +462,7 @@ func (j *job) run(ready chan int) {
 		j.finish(err, panicErr, canceled)
 		j.stop()
 	}()
-	pprof.Do(j.ctx, pprof.Labels(LabelJobID, j.id.String(), LabelJobName, j.name), func(ctx context.Context) {
+	pprof.Do(j.ctx, pprof.Labels(LabelJobID, j.idString(), LabelJobName, j.name), func(ctx context.Context) {
 		defer func() {
 			canceled = ctx.Err() != nil
 			if v := recover(); v != nil {
@@ -484,9 +524,14 @@ func (j *job) finish(err error, panicErr *PanicError, canceled bool) {
 	}
 	j.commitLocked()
 	if j.observedLocked() {
-		ev := j.eventLocked(EventComplete, now)
+		// worker_stopped follows at once (stop): its event is allocated
+		// with complete's.
+		pair := new([2]Event)
+		ev := &pair[0]
+		j.fillEventLocked(ev, EventComplete, now)
 		ev.ThreadCPU, ev.Err, ev.Stack, ev.Paused = j.cur.threadCPU, err, j.cur.stack, j.cur.pausedTotal
 		j.publishLocked(ev)
+		j.stopEvent = &pair[1]
 	}
 }
 
@@ -509,8 +554,14 @@ func (j *job) stop() {
 	j.stopped = true
 	j.commitLocked()
 	if j.observedLocked() {
-		j.publishLocked(j.eventLocked(EventWorkerStopped, time.Now()))
+		ev := j.stopEvent
+		if ev == nil {
+			ev = new(Event) // a subscriber came after complete
+		}
+		j.fillEventLocked(ev, EventWorkerStopped, time.Now())
+		j.publishLocked(ev)
 	}
+	j.stopEvent = nil
 	j.mu.Unlock()
 	j.cancel(nil) // release the context's resources
 	j.r.retire(j)
@@ -899,7 +950,7 @@ func (h *Handle) Resume() error { return h.j.resume() }
 // EventStalled. It stops the world for a moment; it is for a person
 // looking at a job, not for a loop. A job that has ended has none.
 func (h *Handle) Stacks() (string, error) {
-	return stacks.Labelled(LabelJobID, h.j.id.String())
+	return stacks.Labelled(LabelJobID, h.j.idString())
 }
 
 // Logs returns a copy of the tail of the job's log, oldest first, at most

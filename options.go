@@ -110,10 +110,17 @@ type jobConfig struct {
 }
 
 func newJobConfig(opts []JobOption) (jobConfig, error) {
-	var c jobConfig
 	if len(opts) == 0 {
-		return c, nil // most jobs: no work, and nothing escapes
+		return jobConfig{}, nil // most jobs: no work, and nothing escapes
 	}
+	return applyJobOptions(opts)
+}
+
+// applyJobOptions is newJobConfig's work, apart: the options' methods take
+// the config's address, which moves it to the heap wherever it is
+// declared.
+func applyJobOptions(opts []JobOption) (jobConfig, error) {
+	var c jobConfig
 	for _, o := range opts {
 		if o == nil {
 			continue

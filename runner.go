@@ -1,7 +1,6 @@
 package bgjob
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -190,6 +189,7 @@ func (r *Runner) Start(ctx context.Context, name string, work Job, opts ...JobOp
 	if cfg.hasTimeout {
 		j.timeout = cfg.timeout
 	}
+	hexUUID(&j.idText, id)
 	j.parent = detachedContext{Context: ctx, j: j}
 	j.ctx, j.cancel = context.WithCancelCause(&j.parent)
 	j.handle.j = j
@@ -242,12 +242,32 @@ func (r *Runner) Start(ctx context.Context, name string, work Job, opts ...JobOp
 }
 
 // ids draws job ids from crypto/rand through a buffer, so that a job id
-// costs a copy rather than a system call. uuid.EnableRandPool does the
-// same, but for the whole program; a library should not change that.
-var ids = struct {
-	mu sync.Mutex
-	r  *bufio.Reader
-}{r: bufio.NewReaderSize(rand.Reader, 16*256)}
+// costs a copy rather than a system call (uuid.EnableRandPool does the
+// same, but for the whole program; a library should not change that), and
+// no allocation.
+var ids struct {
+	mu   sync.Mutex
+	buf  [16 * 256]byte
+	next int // bytes of buf used; len(buf) when it must be refilled
+}
+
+func init() { ids.next = len(ids.buf) }
+
+// newJobID returns a random (version 4) UUID.
+func newJobID() (id uuid.UUID, err error) {
+	ids.mu.Lock()
+	defer ids.mu.Unlock()
+	if ids.next == len(ids.buf) {
+		if _, err := rand.Read(ids.buf[:]); err != nil {
+			return uuid.Nil, err
+		}
+		ids.next = 0
+	}
+	ids.next += copy(id[:], ids.buf[ids.next:])
+	id[6] = id[6]&0x0f | 0x40 // version 4
+	id[8] = id[8]&0x3f | 0x80 // variant RFC 9562
+	return id, nil
+}
 
 // wrap applies the Runner's middleware to work, the first outermost.
 func (r *Runner) wrap(work Job) (Job, error) {
@@ -300,11 +320,6 @@ func runnerFrame(fn string) bool {
 }
 
 // newJobID returns a random job id.
-func newJobID() (uuid.UUID, error) {
-	ids.mu.Lock()
-	defer ids.mu.Unlock()
-	return uuid.NewRandomFromReader(ids.r)
-}
 
 // validName reports why name cannot name a job, if it cannot.
 func validName(name string) error {

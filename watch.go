@@ -78,11 +78,11 @@ func (r *Runner) progressLoop(stop <-chan struct{}) {
 func (r *Runner) captureStalls(now time.Time, jobs []*job) {
 	want := make(map[string]bool, len(jobs))
 	for _, j := range jobs {
-		want[j.id.String()] = true
+		want[j.idString()] = true
 	}
 	groups, err := r.stacksOf(LabelJobID, want)
 	for _, j := range jobs {
-		stack := groups[j.id.String()]
+		stack := groups[j.idString()]
 		if err != nil {
 			stack = err.Error()
 		}
