@@ -645,3 +645,48 @@ func BenchmarkFloorStatus(b *testing.B) {
 	}
 	_ = st
 }
+
+// BenchmarkFanOut delivers events to 1, 8 and 64 subscribers that each
+// read everything. ns/op is per event, from its publication until every
+// subscriber received it; publish-ns/sub is what each subscriber adds to
+// the publisher's side (the job's), e2e-ns/sub what it adds to the whole
+// (publisher, pumps and readers sharing the machine's cores).
+func BenchmarkFanOut(b *testing.B) {
+	for _, n := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("subs=%d", n), func(b *testing.B) {
+			r := benchRunner(b)
+			var got atomic.Int64
+			var readers sync.WaitGroup
+			for range n {
+				sub, err := r.Subscribe(WithPolicy(Lossless), WithBacklog(1<<30))
+				if err != nil {
+					b.Fatal(err)
+				}
+				readers.Add(1)
+				go func() {
+					defer readers.Done()
+					for range sub.Events() {
+						got.Add(1)
+					}
+				}()
+			}
+			id := uuid.New()
+			ev := &Event{Type: EventInfo, JobID: id, JobName: "bench", ProcessID: r.pid}
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				r.hub.Publish(id, delivery.Lifecycle, ev)
+			}
+			published := time.Since(start)
+			for got.Load() < int64(b.N*n) {
+				runtime.Gosched()
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(published.Nanoseconds())/float64(b.N*n), "publish-ns/sub")
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "e2e-ns/sub")
+			r.Shutdown(context.Background())
+			readers.Wait()
+		})
+	}
+}
