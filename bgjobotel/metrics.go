@@ -59,6 +59,9 @@ type instruments struct {
 	base    []attribute.KeyValue
 	baseOpt metric.MeasurementOption
 	byState map[bgjob.State]metric.MeasurementOption
+	// recordBy holds the same as byState for the histograms, as slices
+	// made once, so that recording a job's end does not allocate them.
+	recordBy map[bgjob.State][]metric.RecordOption
 }
 
 func newInstruments(m metric.Meter, base []attribute.KeyValue) (instruments, error) {
@@ -137,8 +140,10 @@ func newInstruments(m metric.Meter, base []attribute.KeyValue) (instruments, err
 	in.base = base
 	in.baseOpt = metric.WithAttributeSet(attribute.NewSet(base...))
 	in.byState = make(map[bgjob.State]metric.MeasurementOption, len(outcomes)+len(liveStates))
+	in.recordBy = make(map[bgjob.State][]metric.RecordOption, len(outcomes))
 	for _, s := range outcomes {
 		in.byState[s] = withBase(base, keyOutcome.String(s.String()))
+		in.recordBy[s] = []metric.RecordOption{in.byState[s]}
 	}
 	for _, s := range liveStates {
 		in.byState[s] = withBase(base, keyState.String(s.String()))
@@ -164,9 +169,9 @@ func (in *instruments) observables() []metric.Observable {
 // recordEnd records the duration and queue wait of a job that ran and
 // ended, by its outcome.
 func (in *instruments) recordEnd(ctx context.Context, st bgjob.JobStatus) {
-	opt := in.byState[st.State]
-	in.duration.Record(ctx, st.Duration.Seconds(), opt)
-	in.queueWait.Record(ctx, st.QueueWait.Seconds(), opt)
+	opts := in.recordBy[st.State]
+	in.duration.Record(ctx, st.Duration.Seconds(), opts...)
+	in.queueWait.Record(ctx, st.QueueWait.Seconds(), opts...)
 }
 
 // observe is the metric callback: it reads the Runner's status once and

@@ -51,12 +51,11 @@ type config struct {
 	attrs          []attribute.KeyValue
 	progressEvery  float64
 	maxJobSeries   int
-	// backlog and buffer size the Telemetry's own subscription; zero
-	// backlog and !smallBuffer keep bgjob's defaults. Only tests change
-	// them, to make it lag.
-	backlog     int
-	buffer      int
-	smallBuffer bool
+	// backlog bounds the Telemetry's own subscription (zero keeps bgjob's
+	// default) and unbuffered leaves its channel without a buffer. Only
+	// tests change them, to make it lag.
+	backlog    int
+	unbuffered bool
 }
 
 func newConfig(opts []Option) (config, error) {

@@ -89,8 +89,15 @@ func (t *Telemetry) progress(js *jobSpan, percent float64, step, total int64, ms
 // ended — one abandoned when the Runner's last event was out — ends with
 // the outcome "abandoned" and no duration recorded.
 func (t *Telemetry) end(js *jobSpan, st bgjob.JobStatus, at time.Time) {
-	t.progress(js, st.Percent, st.Step, st.Total, st.Message, st.Metrics, at) // one the events did not bring
+	if st.State.Terminal() {
+		t.inst.recordEnd(context.Background(), st)
+	}
 	span := js.span
+	if !span.IsRecording() { // a no-op provider, or not sampled
+		span.End()
+		return
+	}
+	t.progress(js, st.Percent, st.Step, st.Total, st.Message, st.Metrics, at) // one the events did not bring
 	outcome := st.State.String()
 	if !st.State.Terminal() {
 		outcome = outcomeAbandoned
@@ -112,9 +119,6 @@ func (t *Telemetry) end(js *jobSpan, st bgjob.JobStatus, at time.Time) {
 		span.SetStatus(codes.Error, errText(st.Err))
 	default:
 		span.SetStatus(codes.Error, "abandoned: still running when the Runner's last event was out")
-	}
-	if st.State.Terminal() {
-		t.inst.recordEnd(context.Background(), st)
 	}
 	span.End(trace.WithTimestamp(at))
 }

@@ -138,8 +138,8 @@ func (t *Telemetry) attach(opts []bgjob.Option) (*bgjob.Runner, error) {
 	if t.cfg.backlog > 0 {
 		subOpts = append(subOpts, bgjob.WithBacklog(t.cfg.backlog))
 	}
-	if t.cfg.smallBuffer {
-		subOpts = append(subOpts, bgjob.WithBuffer(t.cfg.buffer))
+	if t.cfg.unbuffered {
+		subOpts = append(subOpts, bgjob.WithBuffer(0))
 	}
 	sub, err := r.Subscribe(subOpts...)
 	if err != nil {
