@@ -69,14 +69,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 // its life; outcomes the states it ends in. Their label pairs are made
 // once, for every scrape.
 var (
-	liveStates = []bgjob.State{
+	liveStates = [...]bgjob.State{
 		bgjob.StateQueued, bgjob.StateRunning, bgjob.StatePausing,
 		bgjob.StatePaused, bgjob.StateCanceling, bgjob.StateAbandoned,
 	}
-	outcomes = []bgjob.State{bgjob.StateSucceeded, bgjob.StateFailed, bgjob.StateCanceled}
+	outcomes = [...]bgjob.State{bgjob.StateSucceeded, bgjob.StateFailed, bgjob.StateCanceled}
 
-	statePairs   = stateLabelPairs(stateLabels, liveStates)
-	outcomePairs = stateLabelPairs(outcomeLabels, outcomes)
+	statePairs   = stateLabelPairs(stateLabels, liveStates[:])
+	outcomePairs = stateLabelPairs(outcomeLabels, outcomes[:])
 )
 
 func stateLabelPairs(names []string, states []bgjob.State) [][]*dto.LabelPair {
@@ -97,7 +97,7 @@ func stateLabelPairs(names []string, states []bgjob.State) [][]*dto.LabelPair {
 // is listed or retired.
 func collectCounts(ch chan<- prometheus.Metric, st bgjob.RunnerStatus) {
 	var started, stalled int
-	var ended [3]int // by outcome, in the order of outcomes
+	var ended [len(outcomes)]int
 	outcome := func(s bgjob.State) int {
 		for i, o := range outcomes {
 			if s == o {

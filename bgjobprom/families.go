@@ -6,6 +6,10 @@ import "github.com/prometheus/client_golang/prometheus"
 // conventions: the bgjob_ prefix, base units (seconds, ratios), _total on
 // counters. bgjob_jobs_* families count across jobs; bgjob_job_* families
 // have a series per running job.
+//
+// The label names below are never changed: the label pairs of every
+// sample point at them.
+
 // The labels of the families across jobs.
 var (
 	stateLabels   = []string{"state"}
@@ -41,8 +45,8 @@ var (
 )
 
 // jobLabels name a running job in the bgjob_job_* families. They avoid
-// "job", which Prometheus gives to the scrape target.
-// jobMetricLabels adds the metric's name to them.
+// "job", which Prometheus gives to the scrape target. jobMetricLabels adds
+// the metric's name to them.
 var (
 	jobLabels       = []string{"job_id", "job_name"}
 	jobMetricLabels = []string{"job_id", "job_name", "metric"}

@@ -74,7 +74,8 @@ func WithMaxJobSeries(n int) Option {
 // with the label subscriber="name": what it delivered, coalesced and lost,
 // and its backlog. The Runner does not list its subscriptions, so each one
 // to watch is named here; the Collector reads its counters at each scrape
-// and never reads its events. Give it once per subscription. A nil s,
+// and never reads its events; a closed subscription keeps its last
+// counts. Give it once per subscription. A nil s,
 // an empty name, a name that is not valid UTF-8 and a name given twice
 // are errors.
 func WithSubscription(name string, s *bgjob.Subscription) Option {
