@@ -2,6 +2,7 @@ package bgjobprom_test
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/bgjob/bgjob"
 )
@@ -39,3 +40,7 @@ func (j *trainingJob) Run(ctx context.Context, p *bgjob.Progress) error {
 		return ctx.Err()
 	}
 }
+
+// discardLogger keeps a Runner's complaints, about a history store that
+// refuses records, out of the test's output.
+var discardLogger = slog.New(slog.DiscardHandler)
