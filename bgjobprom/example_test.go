@@ -150,3 +150,45 @@ func ExampleWithSubscription() {
 	// bgjob_subscriber_events_pending{subscriber="dashboard"} 0
 	// bgjob_subscriber_events_pending_peak{subscriber="dashboard"} 0
 }
+
+// Several Runners export to one registry, each through a registerer that
+// adds a label telling them apart.
+func ExampleNewCollector_severalRunners() {
+	ctx := context.Background()
+	reg := prometheus.NewRegistry()
+	runners := map[string]*bgjob.Runner{}
+	for _, name := range []string{"training", "indexing"} {
+		r, err := bgjob.NewRunner()
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer r.Shutdown(ctx)
+		c, err := bgjobprom.NewCollector(r)
+		if err != nil {
+			log.Fatal(err)
+		}
+		prometheus.WrapRegistererWith(prometheus.Labels{"runner": name}, reg).MustRegister(c)
+		runners[name] = r
+	}
+
+	h, err := runners["training"].Start(ctx, "resnet-finetune", bgjob.JobFunc(func(context.Context, *bgjob.Progress) error {
+		return nil
+	}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := h.Wait(ctx); err != nil {
+		log.Fatal(err)
+	}
+
+	w := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for line := range strings.Lines(w.Body.String()) {
+		if strings.HasPrefix(line, "bgjob_jobs_started_total") {
+			fmt.Print(line)
+		}
+	}
+	// Output:
+	// bgjob_jobs_started_total{runner="indexing"} 0
+	// bgjob_jobs_started_total{runner="training"} 1
+}
