@@ -18,7 +18,7 @@ type fastRetry struct{}
 
 func (fastRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(10 * time.Millisecond) }
 
-func wait(t *testing.T, c *Client, id int64) Status {
+func wait(t testing.TB, c *Client, id int64) Status {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

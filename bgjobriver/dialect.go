@@ -18,6 +18,8 @@ import (
 // it fetches a job, and the sweep never lowers it, so a node that lost a
 // job can never write to the attempt that replaced it.
 type dialect struct {
+	// table is River's job table, with its schema.
+	table string
 	// heartbeat writes the heartbeat and the attempt's record, and returns
 	// the cancel request (JSON text or ""), the pause flag and whether River
 	// was asked to cancel. Args: id, attempt, node, run JSON.
@@ -48,6 +50,7 @@ func newDialect(sqlite bool, schema string) *dialect {
 	} else {
 		d = postgresDialect()
 	}
+	d.table = table
 	for _, s := range []*string{&d.heartbeat, &d.checkpoint, &d.control, &d.cancelRequest, &d.stale} {
 		*s = strings.ReplaceAll(*s, "{table}", table)
 	}

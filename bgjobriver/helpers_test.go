@@ -17,7 +17,7 @@ import (
 // Short intervals, so that the tests take real time in tenths of seconds.
 const (
 	testHeartbeat   = 100 * time.Millisecond
-	testRescueAfter = 2 * time.Second
+	testRescueAfter = 3 * time.Second
 	testFetchPoll   = 100 * time.Millisecond
 )
 

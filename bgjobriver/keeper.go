@@ -44,9 +44,11 @@ func (k *keeper) finish() {
 
 func (k *keeper) run() {
 	defer close(k.done)
+	// The first write waits a heartbeat, so that the job has set its
+	// progress (a resumed job, its checkpoint's) before others read it; the
+	// sweep counts a fresh attempt from River's attempted_at until then.
 	t := time.NewTicker(k.c.cfg.heartbeat)
 	defer t.Stop()
-	k.beat()
 	for {
 		select {
 		case <-k.stop:
@@ -113,8 +115,9 @@ func (k *keeper) apply(cancelJSON string, pause, riverCancel bool) {
 	k.pauseApplied = pause
 }
 
-// queryTimeout bounds one statement of a heartbeat or a checkpoint, so that
-// a database that hangs is noticed well within the rescue window.
+// queryTimeout bounds one statement of a heartbeat, so that a database that
+// hangs is noticed within the rescue window: at half of it, the attempt
+// fences itself off (ErrLeaseLost) whatever the statement is doing.
 func (c *Client) queryTimeout() time.Duration {
-	return max(c.cfg.rescueAfter/4, 100*time.Millisecond)
+	return c.cfg.rescueAfter / 2
 }

@@ -281,8 +281,15 @@ func statusFromRow(row *rivertype.JobRow, rescueAfter time.Duration, now time.Ti
 			s.Node = row.AttemptedBy[n-1]
 		}
 		if !current {
-			// Just fetched: its node has not written yet.
-			s.State, s.RunID, s.Err, s.Stack = bgjob.StateRunning, uuid.Nil, nil, ""
+			// Just fetched: its node has not written yet. The progress of
+			// the attempt before is the best guess of where it resumes.
+			prev := s.JobStatus
+			s.JobStatus = bgjob.JobStatus{
+				ID: prev.ID, Name: prev.Name, WorkerName: prev.WorkerName, State: bgjob.StateRunning,
+				Percent: prev.Percent, Step: prev.Step, Total: prev.Total, Message: prev.Message,
+				Metrics: prev.Metrics,
+			}
+			s.RunID = uuid.Nil
 			s.Alive = row.AttemptedAt != nil && now.Sub(*row.AttemptedAt) < rescueAfter
 		} else {
 			if s.State == 0 || s.State.Terminal() {
