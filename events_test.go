@@ -234,6 +234,39 @@ func TestFanOut(t *testing.T) {
 	stalled.Close()
 }
 
+// Subscriptions with and without filters receive the same events: one
+// event is shared by every subscription, and each gets a copy of its own.
+func TestEverySubscriptionGetsTheSameEvents(t *testing.T) {
+	r := newRunner(t)
+	all1, err := r.Subscribe()
+	require.NoError(t, err)
+	info1, err := r.Subscribe(bgjob.WithTypes(bgjob.EventInfo, bgjob.EventComplete))
+	require.NoError(t, err)
+	info2, err := r.Subscribe(bgjob.WithTypes(bgjob.EventInfo, bgjob.EventComplete))
+	require.NoError(t, err)
+	all2, err := r.Subscribe()
+	require.NoError(t, err)
+	h := start(t, r, "shared", func(ctx context.Context, p *bgjob.Progress) error {
+		p.Report(100, "done")
+		return nil
+	})
+	require.NoError(t, r.Shutdown(context.Background()))
+
+	a1, a2 := collect(all1.Events()), collect(all2.Events())
+	i1, i2 := collect(info1.Events()), collect(info2.Events())
+	require.Len(t, a1, 5)
+	assert.Equal(t, a1, a2)
+	require.Len(t, i1, 2)
+	assert.Equal(t, i1, i2)
+	for _, ev := range append(a1, i1...) {
+		assert.Equal(t, h.ID(), ev.JobID)
+		assert.Equal(t, "shared", ev.JobName)
+		assert.NotZero(t, ev.Seq)
+	}
+	assert.Equal(t, []bgjob.EventType{bgjob.EventInfo, bgjob.EventComplete}, []bgjob.EventType{i1[0].Type, i1[1].Type})
+	assert.Equal(t, a1[0].Seq, i1[0].Seq)
+}
+
 func TestSubscriptionClose(t *testing.T) {
 	r := newRunner(t)
 	sub, err := r.Subscribe(bgjob.WithBuffer(0), bgjob.WithPolicy(bgjob.Lossless))

@@ -329,29 +329,30 @@ func (j *job) eventLocked(t EventType, now time.Time) *Event {
 // eventLocked returns. Events that are always published together are
 // allocated together, and filled in turn.
 func (j *job) fillEventLocked(ev *Event, t EventType, now time.Time) {
+	// Field by field, as in fillStatus: a composite literal would be built
+	// in this frame and copied, and this runs on the job's goroutine,
+	// whose stack starts small.
 	p := j.progressLocked()
-	*ev = Event{
-		Type:       t,
-		Time:       now,
-		JobID:      j.id,
-		JobName:    j.name,
-		WorkerID:   j.workerID,
-		WorkerName: j.name,
-		ProcessID:  j.r.pid,
-		OSThreadID: j.cur.osThreadID,
-		Alive:      j.cur.alive,
-		State:      State(j.m.State()),
-		Stalled:    j.cur.stalled,
-		Percent:    p.percent,
-		Step:       p.step,
-		Total:      p.total,
-		Message:    p.message,
-		Rate:       j.cur.rate,
-		ETA:        j.cur.eta,
-		QueueWait:  j.cur.queueWait,
-		StartTime:  j.cur.startTime,
-		Duration:   j.cur.running(now),
-	}
+	ev.Type = t
+	ev.Time = now
+	ev.JobID = j.id
+	ev.JobName = j.name
+	ev.WorkerID = j.workerID
+	ev.WorkerName = j.name
+	ev.ProcessID = j.r.pid
+	ev.OSThreadID = j.cur.osThreadID
+	ev.Alive = j.cur.alive
+	ev.State = State(j.m.State())
+	ev.Stalled = j.cur.stalled
+	ev.Percent = p.percent
+	ev.Step = p.step
+	ev.Total = p.total
+	ev.Message = p.message
+	ev.Rate = j.cur.rate
+	ev.ETA = j.cur.eta
+	ev.QueueWait = j.cur.queueWait
+	ev.StartTime = j.cur.startTime
+	ev.Duration = j.cur.running(now)
 	if p.metricVersion != 0 && (t.class() == delivery.Foldable || t == EventComplete) {
 		// The events that carry a job's progress carry its metrics too.
 		ev.Metrics, _ = j.latestMetrics()
@@ -449,28 +450,45 @@ func (j *job) run(ready chan int) {
 		ready <- osThreadID()
 		<-ready // closed once worker_started is out
 	}
-	var (
-		err      error
-		panicErr *PanicError
-		returned bool
-		canceled bool // the context was canceled before Run returned
-	)
-	defer func() {
-		if !returned && panicErr == nil {
-			err = errGoexit
-		}
-		j.finish(err, panicErr, canceled)
-		j.stop()
-	}()
+	var e ending
+	defer j.end(&e)
+	j.call(&e)
+}
+
+// ending is how a job's Run ended.
+type ending struct {
+	err      error
+	panicErr *PanicError
+	returned bool
+	canceled bool // the context was canceled before Run returned
+}
+
+// end publishes the job's end, however Run ended: returned, panicked or
+// by runtime.Goexit.
+func (j *job) end(e *ending) {
+	if !e.returned && e.panicErr == nil {
+		e.err = errGoexit
+	}
+	j.finish(e.err, e.panicErr, e.canceled)
+	j.stop()
+}
+
+// call runs the job under its pprof labels. It is a function of its own,
+// never inlined, so that when Run has returned its frames are off the
+// stack and the job's end runs in a shallow one: a job's goroutine starts
+// with a small stack, and outgrowing it costs a copy of the whole stack.
+//
+//go:noinline
+func (j *job) call(e *ending) {
 	pprof.Do(j.ctx, pprof.Labels(LabelJobID, j.idString(), LabelJobName, j.name), func(ctx context.Context) {
 		defer func() {
-			canceled = ctx.Err() != nil
+			e.canceled = ctx.Err() != nil
 			if v := recover(); v != nil {
-				panicErr = &PanicError{Value: v, Stack: panicStack(debug.Stack())}
+				e.panicErr = &PanicError{Value: v, Stack: panicStack(debug.Stack())}
 			}
 		}()
-		err = j.fn.Run(ctx, &j.progress)
-		returned = true
+		e.err = j.fn.Run(ctx, &j.progress)
+		e.returned = true
 	})
 }
 

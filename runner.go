@@ -269,6 +269,14 @@ func newJobID() (id uuid.UUID, err error) {
 	return id, nil
 }
 
+// record hands the job's record to the history store. It is a function of
+// its own, never inlined, so that retire's frame, on every job's
+// goroutine, does not hold a record: a job's goroutine starts with a small
+// stack, and outgrowing it costs a copy of the whole stack.
+//
+//go:noinline
+func (r *Runner) record(j *job) { r.records.add(j.record()) }
+
 // wrap applies the Runner's middleware to work, the first outermost.
 func (r *Runner) wrap(work Job) (Job, error) {
 	for i := len(r.cfg.middleware) - 1; i >= 0; i-- {
@@ -381,10 +389,11 @@ func (r *Runner) GetStatus() RunnerStatus {
 	r.mu.Unlock()
 	for i, j := range jobs {
 		st.Jobs[i] = j.status()
-		// Finished jobs are counted from finished below, each once.
-		if s := st.Jobs[i].State; !s.Terminal() {
-			st.Counts[s]++
-		}
+		// A listed job that has just ended is not in finished yet (both
+		// were copied under r.mu, and retire moves a job from one to the
+		// other under it): counted here by its state, each job is counted
+		// once, and no count ever steps back.
+		st.Counts[st.Jobs[i].State]++
 		st.AnyRunning = st.AnyRunning || st.Jobs[i].Running()
 	}
 	for s, n := range finished {
@@ -430,7 +439,7 @@ func (r *Runner) activate(j *job) {
 // gives its worker slot to the next queued job.
 func (r *Runner) retire(j *job) {
 	if r.records != nil {
-		r.records.add(j.record())
+		r.record(j)
 	}
 	// Into the history before out of the live set, so that the job can be
 	// found all along.

@@ -785,3 +785,61 @@ func TestShutdownErrorFormat(t *testing.T) {
 	err := &bgjob.ShutdownError{Err: context.DeadlineExceeded, Jobs: []bgjob.JobStatus{{ID: id, Name: "train"}}}
 	assert.Equal(t, "bgjob: shutdown: context deadline exceeded; 1 job(s) still running: train (6ba7b810)", err.Error())
 }
+
+// The counts of a status never step back while jobs end: a job that has
+// just ended is counted by its listed status until it is among the
+// finished.
+func TestCountsNeverStepBack(t *testing.T) {
+	r := newRunner(t)
+	const n = 2000
+	stop := make(chan struct{})
+	var violations []string
+	var reader sync.WaitGroup
+	reader.Go(func() {
+		var last bgjob.RunnerStatus
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			st := r.GetStatus()
+			total, lastTotal := 0, 0
+			for _, c := range st.Counts {
+				total += c
+			}
+			for _, c := range last.Counts {
+				lastTotal += c
+			}
+			if total < lastTotal {
+				violations = append(violations, fmt.Sprintf("jobs counted went from %d to %d", lastTotal, total))
+			}
+			for _, s := range []bgjob.State{bgjob.StateSucceeded, bgjob.StateFailed} {
+				if st.Counts[s] < last.Counts[s] {
+					violations = append(violations, fmt.Sprintf("%s went from %d to %d", s, last.Counts[s], st.Counts[s]))
+				}
+			}
+			last = st
+		}
+	})
+	fail := errors.New("fail")
+	for i := range n {
+		h, err := r.Start(context.Background(), "count", bgjob.JobFunc(func(context.Context, *bgjob.Progress) error {
+			if i%2 == 0 {
+				return fail
+			}
+			return nil
+		}))
+		require.NoError(t, err)
+		if i%100 == 99 {
+			<-h.Done()
+		}
+	}
+	require.NoError(t, r.Shutdown(context.Background()))
+	close(stop)
+	reader.Wait()
+	assert.Empty(t, violations)
+	st := r.GetStatus()
+	assert.Equal(t, n/2, st.Counts[bgjob.StateSucceeded])
+	assert.Equal(t, n/2, st.Counts[bgjob.StateFailed])
+}

@@ -65,7 +65,7 @@ func (r *Runner) Subscribe(opts ...SubscribeOption) (*Subscription, error) {
 			return Event{Type: EventLagged, Time: time.Now(), ProcessID: r.pid, LagFirst: first, LagLast: last, LagJobs: jobs, LagMore: more}
 		},
 		Stamp:   func(ev *Event, seq uint64, folded int) { ev.Seq, ev.Folded = seq, folded },
-		Clone:   (*Event).clone,
+		Clone:   cloneEvent,
 		OnSpace: r.hub.Signal,
 	})
 	accept := acceptFunc(cfg)

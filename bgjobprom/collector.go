@@ -89,12 +89,8 @@ func stateLabelPairs(names []string, states []bgjob.State) [][]*dto.LabelPair {
 
 // collectCounts sends the counts of jobs by state. Every state has its
 // series, zero or not, so that a series does not vanish between scrapes.
-//
-// RunnerStatus.Counts counts a finished job from the moment the Runner
-// retires it, a moment after its state turns terminal; in between the job
-// is still listed in Jobs. It is counted here from its terminal state on,
-// so that the counters never go back: a job is counted once, whether it
-// is listed or retired.
+// RunnerStatus.Counts counts each job once, listed or retired, so the
+// counters drawn from it never go back.
 func collectCounts(ch chan<- prometheus.Metric, st bgjob.RunnerStatus) {
 	var started, stalled int
 	var ended [len(outcomes)]int
@@ -113,10 +109,7 @@ func collectCounts(ch chan<- prometheus.Metric, st bgjob.RunnerStatus) {
 		}
 	}
 	for _, j := range st.Jobs {
-		if i := outcome(j.State); i >= 0 {
-			started++
-			ended[i]++
-		} else if j.Stalled {
+		if j.Stalled && !j.State.Terminal() {
 			stalled++
 		}
 	}

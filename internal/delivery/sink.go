@@ -51,10 +51,10 @@ type Config[K comparable, T any] struct {
 	// that replaces another one takes over its sequence number, so that
 	// the channel delivers sequence numbers in increasing order.
 	Stamp func(v *T, seq uint64, folded int)
-	// Clone, if set, makes the copy of a value that goes into the
-	// channel, so that each consumer gets values of its own even when a
-	// value holds slices; a plain copy otherwise.
-	Clone func(v *T) T
+	// Clone, if set, makes *dst the copy of v that goes into the channel,
+	// so that each consumer gets values of its own even when a value
+	// holds slices; a plain copy otherwise.
+	Clone func(dst, v *T)
 	// OnSpace, if set, is called (without locks held) when a Lossless
 	// Sink's backlog falls below its bound.
 	OnSpace func()
@@ -321,10 +321,13 @@ func (s *Sink[K, T]) trySendLocked(v *T) bool {
 }
 
 func (s *Sink[K, T]) copyOf(v *T) T {
+	var c T
 	if s.cfg.Clone != nil {
-		return s.cfg.Clone(v)
+		s.cfg.Clone(&c, v)
+	} else {
+		c = *v
 	}
-	return *v
+	return c
 }
 
 func (s *Sink[K, T]) appendLocked(e entry[K, T]) uint64 {
