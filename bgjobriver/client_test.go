@@ -28,6 +28,7 @@ func wait(t testing.TB, c *Client, id int64) Status {
 }
 
 func TestJobRunsAndReportsToAnotherClient(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		worker := b.open(t, WithJob("steps", stepsJob))
 		watcher := b.open(t)
@@ -56,6 +57,7 @@ func TestJobRunsAndReportsToAnotherClient(t *testing.T) {
 }
 
 func TestRetriesFollowThePolicyEachAttemptARun(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		worker := b.open(t, WithJob("steps", stepsJob), WithRetryPolicy(fastRetry{}))
 		id, err := worker.Start(context.Background(), "steps", stepsInput{Steps: 2, FailAttempts: 2}, WithAttempts(3))
@@ -75,6 +77,7 @@ func TestRetriesFollowThePolicyEachAttemptARun(t *testing.T) {
 }
 
 func TestAttemptsUsedUpFails(t *testing.T) {
+	t.Parallel()
 	worker := sqliteBackend(t).open(t, WithJob("steps", stepsJob), WithRetryPolicy(fastRetry{}), WithMaxAttempts(2))
 	id, err := worker.Start(context.Background(), "steps", stepsInput{Steps: 2, FailAttempts: 5})
 	require.NoError(t, err)
@@ -95,6 +98,7 @@ func causeJob(causes chan<- error) bgjob.Job {
 }
 
 func TestCancelArrivesAsCause(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		causes := make(chan error, 1)
 		worker := b.open(t, WithJob("block", causeJob(causes)))
@@ -121,6 +125,7 @@ func TestCancelArrivesAsCause(t *testing.T) {
 }
 
 func TestCancelThroughTheLocalHandleIsForGood(t *testing.T) {
+	t.Parallel()
 	causes := make(chan error, 1)
 	worker := sqliteBackend(t).open(t, WithJob("block", causeJob(causes)))
 	id, err := worker.Start(context.Background(), "block", nil)
@@ -136,6 +141,7 @@ func TestCancelThroughTheLocalHandleIsForGood(t *testing.T) {
 }
 
 func TestCancelQueuedJobNeverRuns(t *testing.T) {
+	t.Parallel()
 	watcher := sqliteBackend(t).open(t)
 	ctx := context.Background()
 	id, err := watcher.Start(ctx, "anything", nil)
@@ -175,6 +181,7 @@ func gateJob(n int64) bgjob.Job {
 }
 
 func TestPauseRequestedWhileQueuedPausesAtFirstCheckpoint(t *testing.T) {
+	t.Parallel()
 	b := sqliteBackend(t)
 	watcher := b.open(t)
 	ctx := context.Background()
@@ -196,6 +203,7 @@ func TestPauseRequestedWhileQueuedPausesAtFirstCheckpoint(t *testing.T) {
 }
 
 func TestLostOwnershipCancelsTheAttempt(t *testing.T) {
+	t.Parallel()
 	causes := make(chan error, 1)
 	b := sqliteBackend(t)
 	worker := b.open(t, WithJob("block", causeJob(causes)))
@@ -216,6 +224,7 @@ func TestLostOwnershipCancelsTheAttempt(t *testing.T) {
 }
 
 func TestUnknownKindOnANodeIsRetried(t *testing.T) {
+	t.Parallel()
 	b := sqliteBackend(t)
 	watcher := b.open(t)
 	id, err := watcher.Start(context.Background(), "not-here", nil)
@@ -227,6 +236,7 @@ func TestUnknownKindOnANodeIsRetried(t *testing.T) {
 }
 
 func TestListFiltersByStateAndKind(t *testing.T) {
+	t.Parallel()
 	b := sqliteBackend(t)
 	watcher := b.open(t)
 	ctx := context.Background()
@@ -254,6 +264,7 @@ func TestListFiltersByStateAndKind(t *testing.T) {
 }
 
 func TestStatusJSONHasTheDurableFields(t *testing.T) {
+	t.Parallel()
 	watcher := sqliteBackend(t).open(t)
 	ctx := context.Background()
 	id, err := watcher.Start(ctx, "x", nil, WithName("nightly import"))
@@ -272,6 +283,7 @@ func TestStatusJSONHasTheDurableFields(t *testing.T) {
 }
 
 func TestBadInputIsAnError(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	path := sqlitePath(t)
 	for _, opt := range []Option{
@@ -320,6 +332,7 @@ func TestBadInputIsAnError(t *testing.T) {
 }
 
 func TestCheckpointTooLarge(t *testing.T) {
+	t.Parallel()
 	errs := make(chan error, 1)
 	c := sqliteBackend(t).open(t, WithJob("big", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
 		errs <- SaveCheckpoint(ctx, strings.Repeat("x", MaxCheckpointSize))

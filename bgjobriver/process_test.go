@@ -12,18 +12,20 @@ import (
 	"time"
 
 	"github.com/bgjob/bgjob"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 )
 
 // These tests run nodes as separate OS processes (this test binary, started
 // again), on one database, and watch and steer them from the test process.
 // Real time cannot be avoided across processes: every wait polls with a
-// deadline, and the heartbeat and rescue window are short (helpers_test.go).
+// deadline, and the heartbeat and rescue window are short (setup_test.go).
 
 // TestProcessWatchPauseResumeCancel: node A works a job; the test process,
 // another node, watches its progress, pauses and resumes it, and cancels it
 // with a reason that reaches the job in A as context.Cause.
 func TestProcessWatchPauseResumeCancel(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		watcher := b.open(t)
 		a := startNode(t, "node-a", b.nodeEnv...)
@@ -82,6 +84,7 @@ func TestProcessWatchPauseResumeCancel(t *testing.T) {
 // stale and finishes it from A's last checkpoint. No step is lost, and C
 // starts only after A is dead.
 func TestProcessKilledNodeJobResumesElsewhere(t *testing.T) {
+	t.Parallel()
 	eachBackend(t, func(t *testing.T, b backend) {
 		watcher := b.open(t)
 		a := startNode(t, "node-a", b.nodeEnv...)
@@ -119,6 +122,7 @@ func TestProcessKilledNodeJobResumesElsewhere(t *testing.T) {
 // to the queue without counting the attempt, and node C finishes it from
 // A's last checkpoint.
 func TestProcessStoppedNodeHandsJobOver(t *testing.T) {
+	t.Parallel()
 	b := sqliteBackend(t)
 	watcher := b.open(t)
 	a := startNode(t, "node-a", append(b.nodeEnv, nodeCloseEnv+"=1ms")...)
@@ -239,4 +243,40 @@ func readNotes(t *testing.T, path string) []noteLine {
 	require.NoError(t, sc.Err())
 	require.NotEmpty(t, out)
 	return out
+}
+
+// TestProcessCancelOfAJobOnADeadNode: node A dies with a job; the job is
+// canceled before any node takes it back; the sweep on node C then cancels
+// it rather than running it again.
+func TestProcessCancelOfAJobOnADeadNode(t *testing.T) {
+	t.Parallel()
+	b := sqliteBackend(t)
+	watcher := b.open(t)
+	a := startNode(t, "node-a", b.nodeEnv...)
+	logPath := filepath.Join(t.TempDir(), "steps.log")
+	ctx := context.Background()
+	id, err := watcher.Start(ctx, "steps", stepsInput{Steps: 1000, StepMS: 20, Log: logPath})
+	require.NoError(t, err)
+	waitFor(t, "node A working", 20*time.Second, statusOf(watcher, id), func(s Status) bool {
+		return s.Node == "node-a" && s.Step >= 2
+	})
+	a.kill(t)
+	require.NoError(t, watcher.Cancel(ctx, id, fmt.Errorf("not worth finishing")))
+	st, err := watcher.Status(ctx, id)
+	require.NoError(t, err)
+	require.True(t, st.CancelRequested)
+	require.Equal(t, rivertype.JobStateRunning, st.RiverState, "nobody has taken it back yet")
+
+	c := startNode(t, "node-c", b.nodeEnv...)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	end, err := watcher.Wait(wctx, id)
+	require.NoError(t, err)
+	require.Equal(t, bgjob.StateCanceled, end.State, "%+v", end)
+	require.ErrorContains(t, end.Err, "not worth finishing")
+	require.Equal(t, 1, end.Rescues)
+	for _, l := range readNotes(t, logPath) {
+		require.NotEqual(t, c.pid(), l.pid, "node C ran the canceled job")
+	}
+	c.stop(t)
 }

@@ -2,7 +2,6 @@ package bgjobriver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -159,5 +158,3 @@ func note(path, format string, args ...any) {
 	defer f.Close()
 	fmt.Fprintf(f, "%d %d "+format+"\n", append([]any{time.Now().UnixNano(), os.Getpid()}, args...)...)
 }
-
-var errNotYet = errors.New("not yet")
