@@ -207,7 +207,7 @@
 
   // controls returns the buttons the authorizer allows for the job.
   function controls(job, reasonInput) {
-    if (!config.control || config.actions.length === 0) return null;
+    if (!config.control || config.actions.length === 0 || TERMINAL.has(job.state)) return null;
     const box = el('div', { class: 'controls' });
     const live = !TERMINAL.has(job.state);
     const can = {
@@ -243,17 +243,18 @@
     }
   }
 
-  // Rendering waits for the next frame, so that a burst of events costs
-  // one redraw.
+  // Rendering waits a moment, so that a burst of events costs one redraw.
+  // A timer rather than the next animation frame: a page in a background
+  // tab gets no frames, and would show stale values when looked at.
   function scheduler(render) {
     let pending = false;
     return () => {
       if (pending) return;
       pending = true;
-      requestAnimationFrame(() => {
+      setTimeout(() => {
         pending = false;
         render();
-      });
+      }, 40);
     };
   }
 
@@ -319,7 +320,7 @@
       cells.msg.textContent = job.error ? firstLine(job.error) : (job.message || '');
       cells.msg.className = job.error ? 'message error' : 'message';
       cells.rate.textContent = rateText(job);
-      cells.eta.textContent = TERMINAL.has(job.state) ? fmtDur(job.duration_seconds) : (job.eta_seconds ? fmtDur(job.eta_seconds) : '–');
+      cells.eta.textContent = TERMINAL.has(job.state) ? 'ran ' + fmtDur(job.duration_seconds) : (job.eta_seconds ? 'ETA ' + fmtDur(job.eta_seconds) : '–');
       cells.metrics.replaceChildren(...metricsNodes(job));
       if (r.shownState !== job.state) {
         cells.control.replaceChildren(controls(job) || '');
