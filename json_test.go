@@ -697,6 +697,10 @@ func TestRunnerStatusJSONRoundTrip(t *testing.T) {
 		Closed:     true,
 		Resources:  wireResources(),
 		History:    bgjob.HistoryStatus{Pending: 3, Failed: 2, Dropped: 1},
+		Totals: map[bgjob.State]bgjob.RunTotals{
+			bgjob.StateSucceeded: {Jobs: 7, Duration: 90*time.Second + 1, QueueWait: 1500 * time.Millisecond, Paused: time.Minute},
+			bgjob.StateFailed:    {Jobs: 8},
+		},
 	}
 	states := []bgjob.State{bgjob.StateQueued, bgjob.StateRunning, bgjob.StatePausing, bgjob.StatePaused,
 		bgjob.StateCanceling, bgjob.StateAbandoned, bgjob.StateSucceeded, bgjob.StateFailed, bgjob.StateCanceled}
@@ -713,6 +717,10 @@ func TestRunnerStatusJSONRoundTrip(t *testing.T) {
 	}
 	assertWireField(t, m, "counts", want)
 	assertWireField(t, m, "history", map[string]any{"pending": 3.0, "failed": 2.0, "dropped": 1.0})
+	assertWireField(t, m, "totals", map[string]any{
+		"succeeded": map[string]any{"jobs": 7.0, "duration_seconds": 90.000000001, "queue_wait_seconds": 1.5, "paused_seconds": 60.0},
+		"failed":    map[string]any{"jobs": 8.0, "duration_seconds": 0.0, "queue_wait_seconds": 0.0, "paused_seconds": 0.0},
+	})
 	if assert.IsType(t, map[string]any{}, m["resources"]) {
 		assert.Equal(t, 3.250000001, m["resources"].(map[string]any)["cpu_seconds"])
 	}

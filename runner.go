@@ -81,6 +81,7 @@ type Runner struct {
 	sched        sched.Scheduler[*job]
 	abandoned    int                               // live jobs abandoned after a cancel
 	finished     [len(stateCounts)]int             // finished jobs by final state, over the Runner's life
+	totals       [len(stateCounts)]RunTotals       // their sums
 	nextWorkerID int64                             //
 	loopStop     chan struct{}                     // non-nil while the progress loop runs
 	resources    Resources                         // the last sample (see WithResourceInterval)
@@ -378,7 +379,7 @@ func (r *Runner) lookup(id uuid.UUID) (*job, error) {
 func (r *Runner) GetStatus() RunnerStatus {
 	r.mu.Lock()
 	jobs := r.liveJobsLocked()
-	finished := r.finished
+	finished, totals := r.finished, r.totals
 	st := RunnerStatus{
 		ProcessID: r.pid,
 		Counts:    make(map[State]int),
@@ -396,9 +397,11 @@ func (r *Runner) GetStatus() RunnerStatus {
 		st.Counts[st.Jobs[i].State]++
 		st.AnyRunning = st.AnyRunning || st.Jobs[i].Running()
 	}
+	st.Totals = make(map[State]RunTotals)
 	for s, n := range finished {
 		if n > 0 {
 			st.Counts[State(s)] += n
+			st.Totals[State(s)] = totals[s]
 		}
 	}
 	if r.records != nil {
@@ -444,12 +447,14 @@ func (r *Runner) retire(j *job) {
 	// Into the history before out of the live set, so that the job can be
 	// found all along.
 	r.recent.Add(j.id, j)
-	state := j.snap.Load().state
+	snap := j.snap.Load()
+	state := snap.state
 	r.mu.Lock()
 	delete(r.live, j.id)
 	delete(r.active, j.id)
 	r.shrinkLocked()
 	r.finished[state]++
+	r.totals[state].add(snap)
 	if j.abandoned {
 		r.abandoned--
 	}

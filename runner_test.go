@@ -843,3 +843,45 @@ func TestCountsNeverStepBack(t *testing.T) {
 	assert.Equal(t, n/2, st.Counts[bgjob.StateSucceeded])
 	assert.Equal(t, n/2, st.Counts[bgjob.StateFailed])
 }
+
+// Totals sum the runs by outcome: run time without pauses, queue waits and
+// paused time, to the nanosecond of the bubble's clock.
+func TestTotalsSumTheRuns(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRunner(t, bgjob.WithMaxRunning(1))
+		first := start(t, r, "first", func(ctx context.Context, p *bgjob.Progress) error {
+			time.Sleep(3 * time.Second)
+			return nil
+		})
+		second := start(t, r, "second", func(ctx context.Context, p *bgjob.Progress) error {
+			time.Sleep(2 * time.Second)
+			return errors.New("broken") // after 3 s in the queue
+		})
+		third := start(t, r, "third", func(ctx context.Context, p *bgjob.Progress) error {
+			time.Sleep(time.Second)
+			if err := p.Checkpoint(); err != nil { // paused here for 4 s
+				return err
+			}
+			time.Sleep(time.Second)
+			return nil
+		})
+		require.NoError(t, waitJob(t, first))
+		require.Error(t, waitJob(t, second))
+		time.Sleep(500 * time.Millisecond) // third runs its first second
+		require.NoError(t, third.Pause())
+		time.Sleep(time.Second)
+		synctest.Wait()
+		require.Equal(t, bgjob.StatePaused, third.Status().State)
+		time.Sleep(3500 * time.Millisecond)
+		require.NoError(t, third.Resume())
+		require.NoError(t, waitJob(t, third))
+		synctest.Wait()
+
+		st := r.GetStatus()
+		assert.Equal(t, bgjob.RunTotals{Jobs: 2, Duration: 5 * time.Second, QueueWait: 5 * time.Second, Paused: 4 * time.Second},
+			st.Totals[bgjob.StateSucceeded])
+		assert.Equal(t, bgjob.RunTotals{Jobs: 1, Duration: 2 * time.Second, QueueWait: 3 * time.Second},
+			st.Totals[bgjob.StateFailed])
+		assert.NotContains(t, st.Totals, bgjob.StateCanceled)
+	})
+}

@@ -252,6 +252,52 @@ type RunnerStatus struct {
 	Resources Resources `json:"resources"`
 	// History says how the history store (WithHistoryStore) keeps up.
 	History HistoryStatus `json:"history"`
+	// Totals sums, for each state a job ended in, the runs the Runner
+	// retired in it over its life: what a metrics exporter turns into a
+	// count and a sum of durations. A job that has just ended is in
+	// Counts a moment before it is in Totals.
+	Totals map[State]RunTotals `json:"totals"`
+}
+
+// RunTotals sums finished runs.
+type RunTotals struct {
+	// Jobs is how many runs are summed.
+	Jobs int
+	// Duration sums their run times (paused time left out), QueueWait
+	// their waits in the queue, Paused their paused times.
+	Duration  time.Duration
+	QueueWait time.Duration
+	Paused    time.Duration
+}
+
+// add counts a run that ended with snapshot s.
+func (t *RunTotals) add(s *snapshot) {
+	t.Jobs++
+	t.Duration += s.running(s.endTime)
+	t.QueueWait += s.queueWait
+	t.Paused += s.pausedTotal
+}
+
+type runTotalsJSON struct {
+	Jobs             int         `json:"jobs"`
+	DurationSeconds  jsonSeconds `json:"duration_seconds"`
+	QueueWaitSeconds jsonSeconds `json:"queue_wait_seconds"`
+	PausedSeconds    jsonSeconds `json:"paused_seconds"`
+}
+
+// MarshalJSON writes the durations in seconds, as JobStatus does.
+func (t RunTotals) MarshalJSON() ([]byte, error) {
+	return json.Marshal(runTotalsJSON{t.Jobs, jsonSeconds(t.Duration), jsonSeconds(t.QueueWait), jsonSeconds(t.Paused)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (t *RunTotals) UnmarshalJSON(b []byte) error {
+	var w runTotalsJSON
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	*t = RunTotals{w.Jobs, time.Duration(w.DurationSeconds), time.Duration(w.QueueWaitSeconds), time.Duration(w.PausedSeconds)}
+	return nil
 }
 
 // HistoryStatus tells how the records of finished jobs reach the history
