@@ -63,7 +63,17 @@
 // on events; none sleeps or polls. So they are quick, and they work inside a
 // testing/synctest bubble, when the Runner, the Recorder and the Gate are
 // made in it, where the Runner's timers (progress interval, timeouts,
-// cancel grace, stall detection) run on the bubble's clock.
+// cancel grace, stall detection) run on the bubble's clock. A test of a
+// job's hour-long timeout then takes no time:
+//
+//	func TestTimeout(t *testing.T) {
+//		synctest.Test(t, func(t *testing.T) {
+//			r, _ := bgjob.NewRunner()
+//			defer r.Shutdown(context.Background())
+//			h, _ := r.Start(t.Context(), "train", bgjobtest.HangUntilCanceled(), bgjob.WithTimeout(time.Hour))
+//			bgjobtest.AssertErrorIs(t.Context(), t, h, bgjob.ErrTimeout)
+//		})
+//	}
 //
 // A wait ends with an error wrapping [ErrEnded] as soon as what it waits for
 // can no longer happen, rather than when its context ends.

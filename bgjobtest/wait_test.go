@@ -64,6 +64,18 @@ func TestWaitStatusInSynctestBubble(t *testing.T) {
 	})
 }
 
+// The test the package documentation shows, as it is written there.
+func TestTimeoutInSynctestBubbleAsDocumented(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, _ := bgjob.NewRunner()
+		defer r.Shutdown(context.Background())
+		began := time.Now()
+		h, _ := r.Start(t.Context(), "train", HangUntilCanceled(), bgjob.WithTimeout(time.Hour))
+		AssertErrorIs(t.Context(), t, h, bgjob.ErrTimeout)
+		assert.Equal(t, time.Hour, time.Since(began), "an hour on the bubble's clock")
+	})
+}
+
 func TestWaitStatusCanceledContext(t *testing.T) {
 	r := newRunner(t)
 	h := start(t, r, "hangs", HangUntilCanceled())
