@@ -235,8 +235,8 @@ func FuzzFormatText(f *testing.F) {
 			ETA: time.Duration(nanos), Duration: time.Duration(nanos), Paused: time.Duration(-nanos),
 			QueueWait: time.Duration(nanos), QueuePosition: int(total), Stack: stack,
 			StartTime: time.Unix(0, nanos), Level: slog.Level(state),
-			Attrs:   []bgjob.LogAttr{{Key: name, Value: slog.StringValue(msg)}, {Key: msg, Value: slog.Float64Value(percent)}},
-			Metrics: []bgjob.Metric{{Name: name, Value: percent, Step: step}},
+			Attrs:    []bgjob.LogAttr{{Key: name, Value: slog.StringValue(msg)}, {Key: msg, Value: slog.Float64Value(percent)}},
+			Metrics:  []bgjob.Metric{{Name: name, Value: percent, Step: step}},
 			LagFirst: uint64(step), LagLast: uint64(total), LagJobs: []uuid.UUID{uuid.Nil}, LagMore: step < 0,
 		}
 		if errText != "" {
