@@ -117,6 +117,14 @@ func collectCounts(ch chan<- prometheus.Metric, st bgjob.RunnerStatus) {
 	for i := range outcomes {
 		ch <- newSample(jobsFinishedDesc, prometheus.CounterValue, float64(ended[i]), outcomePairs[i])
 	}
+	// The run times and queue waits of finished jobs, as summaries without
+	// quantiles: a count and a sum the Runner keeps for its whole life,
+	// from which a rate or a mean over any window follows.
+	for i, o := range outcomes {
+		t := st.Totals[o]
+		ch <- prometheus.MustNewConstSummary(jobsDurationDesc, uint64(t.Jobs), t.Duration.Seconds(), nil, outcomes[i].String())
+		ch <- prometheus.MustNewConstSummary(jobsQueueWaitDesc, uint64(t.Jobs), t.QueueWait.Seconds(), nil, outcomes[i].String())
+	}
 	for i, s := range liveStates {
 		ch <- newSample(jobsDesc, prometheus.GaugeValue, float64(st.Counts[s]), statePairs[i])
 	}

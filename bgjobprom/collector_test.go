@@ -152,6 +152,14 @@ bgjob_jobs{state="paused"} 1
 bgjob_jobs{state="pausing"} 0
 bgjob_jobs{state="queued"} 1
 bgjob_jobs{state="running"} 1
+# HELP bgjob_jobs_duration_seconds Run time of the jobs that ended, by outcome, not counting the time they were paused (a count and a sum).
+# TYPE bgjob_jobs_duration_seconds summary
+bgjob_jobs_duration_seconds_sum{outcome="canceled"} 2
+bgjob_jobs_duration_seconds_count{outcome="canceled"} 1
+bgjob_jobs_duration_seconds_sum{outcome="failed"} 0
+bgjob_jobs_duration_seconds_count{outcome="failed"} 2
+bgjob_jobs_duration_seconds_sum{outcome="succeeded"} 0
+bgjob_jobs_duration_seconds_count{outcome="succeeded"} 1
 # HELP bgjob_jobs_finished_total Jobs that ended, by outcome (succeeded, failed, canceled), over the Runner's life.
 # TYPE bgjob_jobs_finished_total counter
 bgjob_jobs_finished_total{outcome="canceled"} 1
@@ -163,6 +171,14 @@ bgjob_jobs_over_series_limit 0
 # HELP bgjob_jobs_stalled Live jobs marked stalled: no progress for the Runner's stall timeout.
 # TYPE bgjob_jobs_stalled gauge
 bgjob_jobs_stalled 0
+# HELP bgjob_jobs_queue_wait_seconds Time the jobs that ended waited in the queue for a worker, by outcome (a count and a sum).
+# TYPE bgjob_jobs_queue_wait_seconds summary
+bgjob_jobs_queue_wait_seconds_sum{outcome="canceled"} 0
+bgjob_jobs_queue_wait_seconds_count{outcome="canceled"} 1
+bgjob_jobs_queue_wait_seconds_sum{outcome="failed"} 0
+bgjob_jobs_queue_wait_seconds_count{outcome="failed"} 2
+bgjob_jobs_queue_wait_seconds_sum{outcome="succeeded"} 0
+bgjob_jobs_queue_wait_seconds_count{outcome="succeeded"} 1
 # HELP bgjob_jobs_started_total Jobs the Runner accepted (Start returned a handle), queued or not, over its life.
 # TYPE bgjob_jobs_started_total counter
 bgjob_jobs_started_total 7
@@ -200,7 +216,7 @@ bgjob_subscriber_log_events_dropped_total{subscriber="stuck"} 0
 var sceneFamilies = []string{
 	"bgjob_history_records_dropped_total", "bgjob_history_records_failed_total", "bgjob_history_records_pending",
 	"bgjob_job_metric", "bgjob_job_progress_ratio", "bgjob_job_queue_wait_seconds", "bgjob_job_run_seconds",
-	"bgjob_jobs", "bgjob_jobs_finished_total", "bgjob_jobs_over_series_limit", "bgjob_jobs_stalled", "bgjob_jobs_started_total",
+	"bgjob_jobs", "bgjob_jobs_duration_seconds", "bgjob_jobs_finished_total", "bgjob_jobs_queue_wait_seconds", "bgjob_jobs_over_series_limit", "bgjob_jobs_stalled", "bgjob_jobs_started_total",
 	"bgjob_subscriber_events_coalesced_total", "bgjob_subscriber_events_delivered_total", "bgjob_subscriber_events_lost_total",
 	"bgjob_subscriber_events_pending", "bgjob_subscriber_events_pending_peak", "bgjob_subscriber_lag_notices_total",
 	"bgjob_subscriber_log_events_dropped_total",

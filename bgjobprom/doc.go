@@ -33,6 +33,8 @@
 //
 //	bgjob_jobs_started_total                   counter  jobs accepted by Start, queued or not
 //	bgjob_jobs_finished_total{outcome}         counter  succeeded, failed, canceled
+//	bgjob_jobs_duration_seconds{outcome}       summary  run time of the jobs that ended (count and sum)
+//	bgjob_jobs_queue_wait_seconds{outcome}     summary  their waits in the queue (count and sum)
 //	bgjob_jobs{state}                          gauge    live jobs: queued, running, pausing, paused, canceling, abandoned
 //	bgjob_jobs_stalled                         gauge    live jobs marked stalled (bgjob.WithStallTimeout)
 //	bgjob_jobs_over_series_limit               gauge    running jobs left without bgjob_job_* series
@@ -70,17 +72,19 @@
 // rest are counted in bgjob_jobs_over_series_limit. Queued and finished
 // jobs have none. A job has at most 4 + bgjob.MaxMetrics series (its
 // metrics are bounded by the Runner), so a scrape holds at most
-// 15 + 7 × subscriptions + WithMaxJobSeries × (4 + bgjob.MaxMetrics)
+// 21 + 7 × subscriptions + WithMaxJobSeries × (4 + bgjob.MaxMetrics)
 // series, however many jobs run, queue or have run. A job's series end
 // with the job: the label job_id makes each run a series of its own, which
 // Prometheus marks stale at the first scrape without it.
 //
 // # What is not exported
 //
-// Histograms of job durations and queue waits: the Runner's status keeps
-// no cumulative figures of the jobs that ended, only their number by
-// outcome, so the durations are exported for running jobs only;
-// Runner.History has those of finished jobs. The process's CPU, memory and
+// Histograms of job durations and queue waits: the Runner keeps a count
+// and a sum of each by outcome (RunnerStatus.Totals), not their
+// distribution, so they are summaries without quantiles, from which a
+// rate or a mean over any window follows; Runner.History has each run's
+// own figures. A summary's count is that of the jobs retired, which
+// follows bgjob_jobs_finished_total by a moment. The process's CPU, memory and
 // goroutines are the client library's own collectors' to export
 // (collectors.NewProcessCollector, collectors.NewGoCollector).
 package bgjobprom

@@ -23,6 +23,12 @@ var (
 	jobsFinishedDesc = prometheus.NewDesc("bgjob_jobs_finished_total",
 		"Jobs that ended, by outcome (succeeded, failed, canceled), over the Runner's life.",
 		outcomeLabels, nil)
+	jobsDurationDesc = prometheus.NewDesc("bgjob_jobs_duration_seconds",
+		"Run time of the jobs that ended, by outcome, not counting the time they were paused (a count and a sum).",
+		outcomeLabels, nil)
+	jobsQueueWaitDesc = prometheus.NewDesc("bgjob_jobs_queue_wait_seconds",
+		"Time the jobs that ended waited in the queue for a worker, by outcome (a count and a sum).",
+		outcomeLabels, nil)
 	jobsDesc = prometheus.NewDesc("bgjob_jobs",
 		"Live jobs by state (queued, running, pausing, paused, canceling, abandoned).",
 		stateLabels, nil)
@@ -99,7 +105,7 @@ var (
 
 // allDescs lists every family, for Describe.
 var allDescs = []*prometheus.Desc{
-	jobsStartedDesc, jobsFinishedDesc, jobsDesc, jobsStalledDesc, jobsOverLimitDesc,
+	jobsStartedDesc, jobsFinishedDesc, jobsDurationDesc, jobsQueueWaitDesc, jobsDesc, jobsStalledDesc, jobsOverLimitDesc,
 	historyPendingDesc, historyFailedDesc, historyDroppedDesc,
 	jobProgressDesc, jobRunDesc, jobQueueWaitDesc, jobETADesc, jobMetricDesc,
 	subDeliveredDesc, subCoalescedDesc, subLostDesc, subLagsDesc, subLogDroppedDesc,
