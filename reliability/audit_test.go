@@ -67,6 +67,7 @@ func (s *stream) add(ev bgjob.Event) error {
 type audit struct {
 	ref    *stream
 	policy bgjob.Policy
+	job    uuid.UUID // for a subscription to one job (WithJob); uuid.Nil for all
 	from   uint64 // the subscriber's events are those after this one
 	last   uint64 // the highest sequence number received or named so far
 	seen   []uint8
@@ -79,6 +80,16 @@ type audit struct {
 
 func newAudit(ref *stream, policy bgjob.Policy) *audit {
 	return &audit{ref: ref, policy: policy, from: ref.last, last: ref.last}
+}
+
+// mine reports whether the event published as seq is one the subscriber
+// is to receive: any, or one of its job's.
+func (a *audit) mine(seq uint64) bool {
+	if a.job == uuid.Nil {
+		return true
+	}
+	r, known := a.ref.bySeq[seq]
+	return known && r.JobID == a.job
 }
 
 func (a *audit) account(seq uint64) error {
@@ -104,6 +115,9 @@ func (a *audit) receive(ev bgjob.Event) error {
 	}
 	if ev.Seq <= a.last {
 		return fmt.Errorf("%s #%d received after #%d", ev.Type, ev.Seq, a.last)
+	}
+	if a.job != uuid.Nil && ev.JobID != a.job {
+		return fmt.Errorf("%s #%d of %v received by a subscription to %v", ev.Type, ev.Seq, ev.JobID, a.job)
 	}
 	a.last = ev.Seq
 	a.received++
@@ -166,11 +180,14 @@ func (a *audit) lagged(ev bgjob.Event) error {
 	}
 	a.last = ev.LagLast
 	a.lags++
-	a.lost += ev.Lost()
 	if ev.Lost() != ev.LagLast-ev.LagFirst+1 {
 		return fmt.Errorf("lag notice #%d..#%d says it lost %d", ev.LagFirst, ev.LagLast, ev.Lost())
 	}
 	for seq := ev.LagFirst; seq <= ev.LagLast; seq++ {
+		if !a.mine(seq) {
+			continue // in the range, but not the subscriber's to lose
+		}
+		a.lost++
 		if err := a.account(seq); err != nil {
 			return err
 		}
@@ -193,6 +210,9 @@ func (a *audit) lagged(ev bgjob.Event) error {
 // lifecycle event, when the stream holds only those).
 func (a *audit) covered(upTo uint64) error {
 	for seq := a.from + 1; seq <= upTo; seq++ {
+		if !a.mine(seq) {
+			continue
+		}
 		i := seq - a.from - 1
 		n := uint8(0)
 		if i < uint64(len(a.seen)) {
@@ -222,7 +242,13 @@ func (a *audit) settled(st bgjob.SubscriptionStats) error {
 // accountsFor checks that the events received, folded, lost and dropped
 // add up to every number published after the subscription, up to upTo.
 func (a *audit) accountsFor(upTo uint64, logDropped uint64) error {
-	if got, want := a.received+a.folded+a.lost+logDropped, upTo-a.from; got != want {
+	want := uint64(0)
+	for seq := a.from + 1; seq <= upTo; seq++ {
+		if a.mine(seq) {
+			want++
+		}
+	}
+	if got := a.received + a.folded + a.lost + logDropped; got != want {
 		return fmt.Errorf("received %d + folded %d + lost %d + log lines dropped %d = %d, published %d",
 			a.received, a.folded, a.lost, logDropped, got, want)
 	}

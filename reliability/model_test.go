@@ -147,14 +147,19 @@ type msub struct {
 	// received: with an unbuffered channel, what a lossless subscriber
 	// holds against its bound is the difference.
 	published, read int
-	closed          bool // Close was called
-	ended           bool // its channel is closed and drained
+	closed          bool  // Close was called
+	ended           bool  // its channel is closed and drained
+	job             *mjob // the one job it watches (WithJob), or nil for all
+	over            bool  // its job's worker_stopped is out: nothing more comes
 }
 
 // GoString names the subscriber in rapid's log of what it drew.
 func (s *msub) GoString() string { return s.String() }
 
 func (s *msub) String() string {
+	if s.job != nil {
+		return fmt.Sprintf("sub%d(%s, backlog %d, %v only)", s.n, s.policy, s.backlog, s.job)
+	}
 	return fmt.Sprintf("sub%d(%s, backlog %d)", s.n, s.policy, s.backlog)
 }
 
@@ -214,8 +219,8 @@ func TestRunnerFollowsTheModel(t *testing.T) {
 		})
 	})
 	t.Logf("model: %d cases, %d actions, %d jobs, every step checked against the model", cases, actions, jobs)
-	t.Logf("model: events %v; %d starts held back by a lossless subscriber; %d lag notices naming %d events, %d events folded, all accounted for",
-		seen.events, seen.heldBack, seen.lags, seen.lost, seen.folded)
+	t.Logf("model: events %v; %d starts held back by a lossless subscriber; %d subscriptions to one job; %d lag notices naming %d events, %d events folded, all accounted for",
+		seen.events, seen.heldBack, seen.oneJob, seen.lags, seen.lost, seen.folded)
 }
 
 func newModel(t *rapid.T) *model {
@@ -257,7 +262,7 @@ func newModel(t *rapid.T) *model {
 // what they are meant to test.
 type modelCoverage struct {
 	events             map[bgjob.EventType]int
-	heldBack           int
+	heldBack, oneJob   int
 	lags, lost, folded uint64
 }
 
@@ -270,6 +275,9 @@ func (c *modelCoverage) add(m *model) {
 	}
 	c.heldBack += m.heldBack
 	for _, s := range m.subs {
+		if s.job != nil {
+			c.oneJob++
+		}
 		c.lags += s.audit.lags
 		c.lost += s.audit.lost
 		c.folded += s.audit.folded
@@ -307,12 +315,16 @@ func (m *model) emit(j *mjob, typ bgjob.EventType) {
 		return // the hub is finished: nothing more is published
 	}
 	m.want[j] = append(m.want[j], wantEvent{typ: typ, state: j.state, step: j.done, total: j.total, alive: j.alive})
-	if !foldable(typ) {
-		for _, s := range m.subs {
-			if !s.closed {
-				s.published++
-			}
+	for _, s := range m.subs {
+		if s.closed || s.over || s.job != nil && s.job != j {
+			continue
 		}
+		if !foldable(typ) {
+			s.published++
+		}
+		// A subscription to one job ends with its worker_stopped, and
+		// leaves the Runner then: it holds back no Start after it.
+		s.over = s.job != nil && typ == bgjob.EventWorkerStopped
 	}
 }
 
@@ -433,7 +445,7 @@ func (m *model) startJob(t *rapid.T, gate *bgjobtest.Gate, timeout time.Duration
 	}
 	blocked := false
 	for _, s := range m.subs {
-		blocked = blocked || !s.closed && s.policy == bgjob.Lossless && s.published-s.read >= s.backlog
+		blocked = blocked || !s.closed && !s.over && s.policy == bgjob.Lossless && s.published-s.read >= s.backlog
 	}
 	// Start runs on its own goroutine, so that a Start the model does not
 	// expect to wait cannot hang the test: if it still waits once
@@ -670,7 +682,13 @@ func (m *model) subscribe(t *rapid.T) {
 		s.backlog = rapid.IntRange(1, 4).Draw(t, "backlog")
 		buffer = rapid.IntRange(0, 2).Draw(t, "buffer")
 	}
-	sub, err := m.r.Subscribe(bgjob.WithPolicy(s.policy), bgjob.WithBacklog(s.backlog), bgjob.WithBuffer(buffer))
+	opts := []bgjob.SubscribeOption{bgjob.WithPolicy(s.policy), bgjob.WithBacklog(s.backlog), bgjob.WithBuffer(buffer)}
+	if rapid.IntRange(0, 2).Draw(t, "one job") == 0 {
+		if s.job = m.pickMostlyLive(t); s.job != nil {
+			opts = append(opts, bgjob.WithJob(s.job.h.ID()))
+		}
+	}
+	sub, err := m.r.Subscribe(opts...)
 	if m.closed {
 		if !errors.Is(err, bgjob.ErrRunnerClosed) {
 			t.Fatalf("Subscribe after Shutdown: %v, want ErrRunnerClosed", err)
@@ -683,12 +701,16 @@ func (m *model) subscribe(t *rapid.T) {
 	s.sub = sub
 	s.audit = newAudit(m.ref, s.policy)
 	m.subs = append(m.subs, s)
-	// The snapshot holds the live jobs, as they are.
+	// The snapshot holds the live jobs, or the one job, as they are.
 	var want, got []string
 	for _, j := range m.jobs {
-		if j.live {
+		if s.job == nil && j.live || s.job == j {
 			want = append(want, fmt.Sprint(j.h.ID(), j.state))
 		}
+	}
+	if s.job != nil {
+		s.audit.job = s.job.h.ID()
+		s.over = !s.job.live // a job that has ended: the channel closes at once
 	}
 	for _, st := range sub.Snapshot() {
 		got = append(got, fmt.Sprint(st.ID, st.State))
