@@ -34,14 +34,23 @@ func (t *Telemetry) middleware(next bgjob.Job) bgjob.Job {
 			// would be worse than one ended without its outcome.
 			defer js.span.End()
 		}
+		canceled := func() {
+			js.span.AddEvent(eventCanceled, trace.WithAttributes(causeAttr(context.Cause(ctx))))
+		}
 		fired := make(chan struct{})
 		stop := context.AfterFunc(ctx, func() {
 			defer close(fired)
-			js.span.AddEvent(eventCanceled, trace.WithAttributes(causeAttr(context.Cause(ctx))))
+			canceled()
 		})
 		defer func() {
-			if !stop() {
+			switch {
+			case !stop():
 				<-fired // the event is on the span before the job's end is
+			case ctx.Err() != nil:
+				// A context closes its Done channel before it runs its
+				// AfterFuncs: the job saw the cancellation and returned
+				// before the event was added.
+				canceled()
 			}
 		}()
 		return next.Run(ctx, p)

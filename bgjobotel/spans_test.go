@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
@@ -298,5 +299,62 @@ func TestProgressEventsOff(t *testing.T) {
 		<-h.Done()
 		g.shutdown(t)
 		require.NotContains(t, strings.Join(eventNames(g.span(t, "job")), " "), "progress")
+	})
+}
+
+// The Telemetry's middleware is the outermost: the application's own
+// middleware sees the job's span in the context.
+func TestApplicationMiddlewareSeesTheSpan(t *testing.T) {
+	var seen trace.SpanContext
+	mw := func(next bgjob.Job) bgjob.Job {
+		return bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+			seen = trace.SpanContextFromContext(ctx)
+			return next.Run(ctx, p)
+		})
+	}
+	g := newRig(t, nil, bgjob.WithMiddleware(mw))
+	h, err := g.r.Start(context.Background(), "job", bgjobtest.Succeed(1))
+	require.NoError(t, err)
+	require.NoError(t, h.Wait(context.Background()))
+	g.shutdown(t)
+	require.Equal(t, g.span(t, "job").SpanContext(), seen)
+}
+
+// WithAttributes adds its attributes to every span, a queued job's too.
+func TestSpanAttributesOfTheRunner(t *testing.T) {
+	g := newRig(t, []bgjobotel.Option{bgjobotel.WithAttributes(attribute.String("bgjob.runner", "nightly"))},
+		bgjob.WithMaxRunning(1))
+	gate := bgjobtest.NewGate(1)
+	first, err := g.r.Start(context.Background(), "first", gate.Job())
+	require.NoError(t, err)
+	queued, err := g.r.Start(context.Background(), "queued", bgjobtest.Succeed(1))
+	require.NoError(t, err)
+	require.NoError(t, queued.Cancel(nil))
+	gate.Release(1)
+	<-first.Done()
+	g.shutdown(t)
+	for _, name := range []string{"first", "queued"} {
+		v, ok := attr(g.span(t, name), "bgjob.runner")
+		require.True(t, ok, name)
+		require.Equal(t, "nightly", v.AsString())
+	}
+}
+
+// A job that Shutdown cancels when its deadline passes says so.
+func TestShutdownDeadlineIsTheCause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := newRig(t, nil)
+		h, err := g.r.Start(t.Context(), "job", bgjobtest.HangUntilCanceled())
+		require.NoError(t, err)
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		require.ErrorIs(t, g.r.Shutdown(ctx), context.DeadlineExceeded)
+		<-h.Done()
+		<-g.tel.Done()
+
+		s := g.span(t, "job")
+		cause, _ := eventAttr(event(t, s, "canceled"), "bgjob.cancel.cause")
+		require.Equal(t, bgjob.ErrShutdown.Error(), cause.AsString())
+		require.Equal(t, bgjob.ErrShutdown.Error(), s.Status().Description)
 	})
 }

@@ -32,7 +32,9 @@ const ownSubscriber = "bgjobotel"
 // the Runner has shut down and its last event is read: it then ends the
 // spans of jobs that never reported their end (abandoned ones), stops the
 // metric callback and closes Done. A Runner that is never shut down keeps
-// it waiting, as it keeps its own goroutines.
+// it waiting, as it keeps its own goroutines. When a running job is
+// canceled, one more goroutine (context.AfterFunc's) adds the "canceled"
+// event to its span; the job's Run waits for it before it returns.
 type Telemetry struct {
 	cfg config
 
