@@ -364,7 +364,10 @@ func WithBacklog(n int) SubscribeOption {
 // for a reader that falls behind (default DefaultLogBacklog): beyond it the
 // oldest log lines are dropped, and counted in SubscriptionStats.LogDropped.
 // Other events never make room for logs, nor logs for them. Up to 64 more
-// may already be on their way into the channel. It must be at least 1.
+// may already be on their way into the channel. A lagging subscription
+// that is losing events (its backlog full) loses the log lines published
+// meanwhile with them, also counted in LogDropped, so that one lag notice
+// names the whole run. It must be at least 1.
 func WithLogBacklog(n int) SubscribeOption {
 	return subscribeOption(func(c *subscriptionConfig) error {
 		if n < 1 {

@@ -36,7 +36,8 @@ type SubscriptionStats struct {
 	Lost uint64 `json:"lost"`
 	Lags uint64 `json:"lags"`
 	// LogDropped counts log events dropped, oldest first, because the
-	// reader fell more than its log backlog behind (WithLogBacklog).
+	// reader fell more than its log backlog behind (WithLogBacklog), and
+	// those published while a lagging subscription was losing events.
 	LogDropped uint64 `json:"log_dropped"`
 	// Pending is the number of events waiting behind the channel now;
 	// MaxPending the most that ever waited.

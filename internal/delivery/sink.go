@@ -196,6 +196,14 @@ func (s *Sink[K, T]) PushLog(seq uint64, v *T) {
 	if s.takenLocked(v) {
 		return
 	}
+	if s.losingLocked() {
+		// A log value kept now would break the run of losses that the
+		// newest notice names (see dropLocked), and each loss after it
+		// would queue a notice of its own, past the backlog bound: it is
+		// lost with the events around it.
+		s.stats.LogDropped++
+		return
+	}
 	if s.logs.Len() >= s.cfg.LogBacklog {
 		s.logs.Pop()
 		s.stats.LogDropped++
@@ -351,6 +359,21 @@ func (s *Sink[K, T]) startPumpLocked() {
 		s.pumping = true
 		go s.pump()
 	}
+}
+
+// losingLocked reports whether a Lagging Sink is in a run of losses: its
+// backlog is full and its newest entry is a lag notice that nothing kept
+// since follows.
+func (s *Sink[K, T]) losingLocked() bool {
+	if s.cfg.Policy != Lagging || !s.fullLocked() {
+		return false
+	}
+	back := s.q.Back()
+	if back == nil || back.kind != kindLag {
+		return false
+	}
+	lg := s.logs.Back()
+	return lg == nil || lg.seq < back.lag.last
 }
 
 // dropLocked records that the value of key with sequence number seq was

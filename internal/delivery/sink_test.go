@@ -293,7 +293,10 @@ func TestLogsKeepTheirPlaceAndDropOldestFirst(t *testing.T) {
 	})
 }
 
-func TestLagNoticeDoesNotSpanAKeptLogValue(t *testing.T) {
+// A log value that comes during a run of losses is lost with it, so that
+// the run stays one notice and the backlog its bound; a log value kept
+// before the run is delivered before the notice.
+func TestLogValueDuringALossRunIsLostWithIt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := New[string](Config[string, item]{
 			Buffer: 0, Backlog: 1, Policy: Lagging, LogBacklog: 10,
@@ -301,9 +304,10 @@ func TestLagNoticeDoesNotSpanAKeptLogValue(t *testing.T) {
 			Stamp:  stamp,
 		})
 		s.Push("k", 1, &item{seq: 1})
-		s.Push("k", 2, &item{seq: 2}) // lost
-		s.PushLog(3, &item{seq: 3, label: "log"})
-		s.Push("k", 4, &item{seq: 4}) // lost, under a notice of its own
+		s.PushLog(2, &item{seq: 2, label: "log"}) // kept: no loss yet
+		s.Push("k", 3, &item{seq: 3})             // lost
+		s.PushLog(4, &item{seq: 4, label: "log"}) // lost with the run
+		s.Push("k", 5, &item{seq: 5})             // lost, the same notice
 		s.Finish()
 		var got []string
 		for v := range s.C() {
@@ -313,7 +317,11 @@ func TestLagNoticeDoesNotSpanAKeptLogValue(t *testing.T) {
 			}
 			got = append(got, fmt.Sprint(v.seq))
 		}
-		assert.Equal(t, []string{"1", "lag 2-2", "3", "lag 4-4"}, got)
+		assert.Equal(t, []string{"1", "2", "lag 3-5"}, got)
+		st := s.Stats()
+		assert.Equal(t, uint64(1), st.LogDropped)
+		assert.Equal(t, uint64(2), st.Lost)
+		assert.Equal(t, uint64(1), st.Lags)
 	})
 }
 
