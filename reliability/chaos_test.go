@@ -295,6 +295,18 @@ func faultsString(f [fates]int) string {
 	return s
 }
 
+// lifecycleAfter counts the lifecycle events of ref the subscriber audited
+// by a was there for: all of them, or up to where it walked away.
+func lifecycleAfter(ref *stream, a *audit) int {
+	n := 0
+	for seq := range ref.bySeq {
+		if seq > a.from && seq <= a.last {
+			n++
+		}
+	}
+	return n
+}
+
 func (rd *reader) run() {
 	for n := 0; ; n++ {
 		if rd.read != nil && !rd.read(n) {
@@ -369,11 +381,11 @@ func checkChaos(t *testing.T, jobs []*chaosJob, readers []*reader) {
 			if err := a.settled(st); err != nil {
 				t.Errorf("%s: %v", rd.name, err)
 			}
-			if err := a.accountsFor(ref.last, st.LogDropped); err != nil {
+			if err := a.accountsFor(ref.last, st); err != nil {
 				t.Errorf("%s: %v", rd.name, err)
 			}
 		}
-		t.Logf("chaos: %-22s received %6d events, %5d lag notices naming %6d, %5d folded, %5d log lines dropped, at most %4d pending; lost silently: 0",
-			rd.name, a.received, a.lags, a.lost, a.folded, st.LogDropped, st.MaxPending)
+		t.Logf("chaos: %-22s received %6d events, %5d lag notices naming %6d, %5d folded, %5d log lines dropped, at most %5d pending; lifecycle events: %5d received + %5d named by lag notices, of %5d",
+			rd.name, a.received, a.lags, a.lost, a.folded, st.LogDropped, st.MaxPending, a.lifecycleReceived, a.lifecycleNamed, lifecycleAfter(ref, a))
 	}
 }

@@ -994,7 +994,7 @@ func (m *model) teardown(t *rapid.T) {
 		if err := s.audit.covered(m.ref.last); err != nil {
 			t.Fatalf("%v: %v", s, err)
 		}
-		if err := s.audit.accountsFor(m.ref.last, st.LogDropped); err != nil {
+		if err := s.audit.accountsFor(m.ref.last, st); err != nil {
 			t.Fatalf("%v: %v", s, err)
 		}
 		if err := s.audit.settled(st); err != nil {
