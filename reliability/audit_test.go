@@ -68,8 +68,8 @@ type audit struct {
 	ref    *stream
 	policy bgjob.Policy
 	job    uuid.UUID // for a subscription to one job (WithJob); uuid.Nil for all
-	from   uint64 // the subscriber's events are those after this one
-	last   uint64 // the highest sequence number received or named so far
+	from   uint64    // the subscriber's events are those after this one
+	last   uint64    // the highest sequence number received or named so far
 	seen   []uint8
 
 	received uint64 // events received, lag notices apart
