@@ -61,8 +61,11 @@
 //
 // # Never in the job's way
 //
-// The middleware costs the job one span start, a look-up of its status
-// and a map insert, on its goroutine, before it runs; everything else
+// The middleware costs the job one span start, a read of its status, a
+// map insert and a context.AfterFunc, on its goroutine, before it runs
+// (BenchmarkJob: with no-op providers, about a microsecond of CPU a job
+// over a Runner with one subscriber; recording with the SDK, about
+// twelve); everything else
 // happens on the Telemetry's goroutine, which reads a lagging subscription
 // (the default policy): it never makes Start wait, and a reader that falls
 // behind loses events rather than holding anything up. When it is told
