@@ -100,7 +100,8 @@
 //
 // The counters and gauges are read from Runner.GetStatus in one callback,
 // at each collection, and so are exact, whatever events the Telemetry
-// lost; the histograms are recorded as jobs end. The subscriptions are
+// lost; the histograms are recorded as the span of each job that ran
+// ends, once a job, lag or not. The subscriptions are
 // the Telemetry's own ("bgjobotel") and those given to
 // Telemetry.WatchSubscription.
 //
