@@ -166,6 +166,11 @@ type reader struct {
 	// and reports false once the reader walks away.
 	read func(n int) bool
 
+	// bound is what a lagging subscriber may hold pending, as design.md
+	// puts it: its backlog, two lag notices, its log lane and the 64 log
+	// lines its sender may have taken.
+	bound int
+
 	sub    *bgjob.Subscription
 	events []record
 	quit   bool // it closed its subscription midway
@@ -218,23 +223,23 @@ func runChaos(t *testing.T, seed uint64) {
 		{name: "lossless", policy: bgjob.Lossless, opts: []bgjob.SubscribeOption{bgjob.WithBacklog(256)}},
 		{name: "lossless, slow", policy: bgjob.Lossless, opts: []bgjob.SubscribeOption{bgjob.WithBacklog(32), bgjob.WithBuffer(0)},
 			read: func(n int) bool { time.Sleep(50 * time.Microsecond); return true }},
-		{name: "stalled until the end", policy: bgjob.Lagging, opts: []bgjob.SubscribeOption{bgjob.WithBacklog(64), bgjob.WithBuffer(16)},
+		{name: "stalled until the end", policy: bgjob.Lagging, bound: 64 + 2 + bgjob.DefaultLogBacklog + 64, opts: []bgjob.SubscribeOption{bgjob.WithBacklog(64), bgjob.WithBuffer(16)},
 			read: func(n int) bool {
 				if n == 0 {
 					<-allDone
 				}
 				return true
 			}},
-		{name: "slow", policy: bgjob.Lagging, opts: []bgjob.SubscribeOption{bgjob.WithBacklog(16), bgjob.WithBuffer(4), bgjob.WithLogBacklog(8)},
+		{name: "slow", policy: bgjob.Lagging, bound: 16 + 2 + 8 + 64, opts: []bgjob.SubscribeOption{bgjob.WithBacklog(16), bgjob.WithBuffer(4), bgjob.WithLogBacklog(8)},
 			read: func(n int) bool { time.Sleep(200 * time.Microsecond); return true }},
-		{name: "in bursts", policy: bgjob.Lagging, opts: []bgjob.SubscribeOption{bgjob.WithBacklog(128), bgjob.WithBuffer(0)},
+		{name: "in bursts", policy: bgjob.Lagging, bound: 128 + 2 + bgjob.DefaultLogBacklog + 64, opts: []bgjob.SubscribeOption{bgjob.WithBacklog(128), bgjob.WithBuffer(0)},
 			read: func(n int) bool {
 				if n%300 == 299 {
 					time.Sleep(40 * time.Millisecond)
 				}
 				return true
 			}},
-		{name: "walks away midway", policy: bgjob.Lagging, opts: []bgjob.SubscribeOption{bgjob.WithBacklog(100)},
+		{name: "walks away midway", policy: bgjob.Lagging, bound: 100 + 2 + bgjob.DefaultLogBacklog + 64, opts: []bgjob.SubscribeOption{bgjob.WithBacklog(100)},
 			read: func(n int) bool { return n < 20_000 }},
 	}
 	var wg sync.WaitGroup
@@ -366,6 +371,9 @@ func checkChaos(t *testing.T, jobs []*chaosJob, readers []*reader) {
 			}
 		}
 		st := rd.sub.Stats()
+		if rd.bound > 0 && st.MaxPending > rd.bound {
+			t.Errorf("%s: held %d events pending, more than its bound of %d", rd.name, st.MaxPending, rd.bound)
+		}
 		upTo := ref.last
 		if rd.quit {
 			upTo = a.last

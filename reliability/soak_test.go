@@ -25,8 +25,8 @@ const (
 )
 
 // TestSoak runs a busy Runner for six hours of the bubble's clock — a job
-// started every two seconds, sixteen at a time, each stepping once a
-// second for up to 40 seconds with progress, a metric and log lines (so
+// started every two seconds, sixteen at a time, each taking steps of five
+// seconds for up to 40 seconds with progress, a metric and log lines (so
 // that the jobs keep up with the starts), some failing,
 // some canceled, some paused and resumed — watched by a lossless reader,
 // a slow lagging reader, a structured event log and a stream of one job
@@ -43,7 +43,7 @@ func runSoak(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	r, err := bgjob.NewRunner(
 		bgjob.WithMaxRunning(16),
-		bgjob.WithProgressInterval(time.Second),
+		bgjob.WithProgressInterval(5*time.Second),
 		bgjob.WithResourceInterval(10*time.Second),
 		bgjob.WithHistoryLimit(200),
 		bgjob.WithLogLimit(20),
@@ -79,7 +79,7 @@ func runSoak(t *testing.T) {
 	var handles []*bgjob.Handle
 	for hour := 1; hour <= soakHours; hour++ {
 		for time.Since(start) < time.Duration(hour)*time.Hour {
-			h, err := r.Start(context.Background(), fmt.Sprint("soak-", jobs), soakJob(rng.IntN(40), rng.IntN(10)))
+			h, err := r.Start(context.Background(), fmt.Sprint("soak-", jobs), soakJob(rng.IntN(8), rng.IntN(10)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -100,7 +100,7 @@ func runSoak(t *testing.T) {
 				})
 			case 2:
 				readers.Go(func() {
-					time.Sleep(3 * time.Second)
+					time.Sleep(7 * time.Second)
 					if h.Pause() == nil {
 						time.Sleep(10 * time.Second)
 						_ = h.Resume()
@@ -136,8 +136,8 @@ func runSoak(t *testing.T) {
 	}
 }
 
-// soakJob steps once a second for steps seconds, reporting progress, a
-// metric and a log line now and then; fails one time in ten.
+// soakJob takes steps of five seconds, reporting progress and a metric at
+// each and a line of log at every other one; it fails one time in ten.
 func soakJob(steps, fate int) bgjob.JobFunc {
 	return func(ctx context.Context, p *bgjob.Progress) error {
 		p.SetTotal(int64(steps))
@@ -146,10 +146,10 @@ func soakJob(steps, fate int) bgjob.JobFunc {
 			if err := p.Checkpoint(); err != nil {
 				return err
 			}
-			time.Sleep(time.Second)
+			time.Sleep(5 * time.Second)
 			p.Add(1)
 			_ = p.Metric("loss", 1/float64(i+1))
-			if i%10 == 0 {
+			if i%2 == 0 {
 				p.SetMessage(fmt.Sprint("step ", i))
 				log.Info("step", "i", i)
 			}
