@@ -342,3 +342,30 @@ func TestCheckpointTooLarge(t *testing.T) {
 	require.NoError(t, err)
 	require.ErrorIs(t, <-errs, ErrCheckpointTooLarge)
 }
+
+// TestSweepDiscardsAStaleJobWithNoAttemptsLeft: a job left running by a
+// node that is gone, on its last attempt, is discarded by the sweep, with
+// the loss recorded as its error.
+func TestSweepDiscardsAStaleJobWithNoAttemptsLeft(t *testing.T) {
+	t.Parallel()
+	b := sqliteBackend(t)
+	watcher := b.open(t)
+	ctx := context.Background()
+	id, err := watcher.Start(ctx, "steps", stepsInput{Steps: 1}, WithAttempts(1))
+	require.NoError(t, err)
+	_, err = watcher.conn.exec(ctx, `UPDATE river_job SET state = 'running', attempt = 1,
+		attempted_at = '2020-01-01 00:00:00.000', attempted_by = jsonb('["ghost"]') WHERE id = ?1`, id)
+	require.NoError(t, err)
+	st, err := watcher.Status(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, bgjob.StateRunning, st.State)
+	require.Equal(t, "ghost", st.Node)
+	require.False(t, st.Alive, "no heartbeat since 2020")
+
+	b.open(t, WithJob("steps", stepsJob))
+	st = wait(t, watcher, id)
+	require.Equal(t, bgjob.StateFailed, st.State)
+	require.Equal(t, rivertype.JobStateDiscarded, st.RiverState)
+	require.ErrorContains(t, st.Err, "no heartbeat from node ghost")
+	require.Equal(t, 1, st.Rescues)
+}

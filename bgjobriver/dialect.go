@@ -35,7 +35,7 @@ type dialect struct {
 	// than the given milliseconds. Args: queue, kind, stale ms.
 	stale string
 	// rescue moves a stale job to a state. Args: id, attempt, stale ms,
-	// delay in seconds, error JSON.
+	// error JSON, and for the states that run again, the delay in seconds.
 	rescue map[rivertype.JobState]string
 }
 
@@ -65,12 +65,12 @@ func postgresDialect() *dialect {
 	const owned = `id = $1 AND state = 'running' AND attempt = $2 AND attempted_by[array_length(attempted_by, 1)] = $3`
 	const staleCond = `greatest(coalesce((metadata->>'bgjob_heartbeat')::bigint, 0), (extract(epoch from attempted_at) * 1000)::bigint) < ` + nowMS + ` - $3`
 	rescue := func(state rivertype.JobState, final bool) string {
-		set := `scheduled_at = clock_timestamp() + make_interval(secs => $4), finalized_at = NULL`
+		set := `scheduled_at = clock_timestamp() + make_interval(secs => $5), finalized_at = NULL`
 		if final {
-			set = `finalized_at = clock_timestamp() + make_interval(secs => $4 * 0)`
+			set = `finalized_at = clock_timestamp()`
 		}
 		return `UPDATE {table} SET state = '` + string(state) + `', ` + set + `,
-			errors = array_append(errors, $5::jsonb),
+			errors = array_append(errors, $4::jsonb),
 			metadata = metadata || jsonb_build_object('bgjob_rescues', coalesce((metadata->>'bgjob_rescues')::int, 0) + 1)
 			WHERE id = $1 AND attempt = $2 AND state = 'running' AND ` + staleCond
 	}
@@ -82,8 +82,7 @@ func postgresDialect() *dialect {
 			WHERE ` + owned,
 		control:       `UPDATE {table} SET metadata = metadata || jsonb_build_object($2::text, $3::jsonb) WHERE id = $1 AND finalized_at IS NULL`,
 		cancelRequest: `SELECT coalesce(metadata->>'bgjob_cancel', '') FROM {table} WHERE id = $1`,
-		stale: `SELECT id, attempt FROM {table} WHERE state = 'running' AND queue = $1 AND kind = $2 AND ` +
-			strings.ReplaceAll(staleCond, "$3", "$3") + ` ORDER BY id LIMIT 100`,
+		stale:         `SELECT id, attempt FROM {table} WHERE state = 'running' AND queue = $1 AND kind = $2 AND ` + staleCond + ` ORDER BY id LIMIT 100`,
 		rescue: map[rivertype.JobState]string{
 			rivertype.JobStateAvailable: rescue(rivertype.JobStateAvailable, false),
 			rivertype.JobStateRetryable: rescue(rivertype.JobStateRetryable, false),
@@ -101,12 +100,12 @@ func sqliteDialect() *dialect {
 	const owned = `id = ?1 AND state = 'running' AND attempt = ?2 AND attempted_by ->> '$[#-1]' = ?3`
 	const staleCond = `max(coalesce(json_extract(metadata, '$.bgjob_heartbeat'), 0), CAST(unixepoch(attempted_at, 'subsec') * 1000 AS INTEGER)) < ` + nowMS + ` - ?3`
 	rescue := func(state rivertype.JobState, final bool) string {
-		set := `scheduled_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '+' || ?4 || ' seconds'), finalized_at = NULL`
+		set := `scheduled_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '+' || ?5 || ' seconds'), finalized_at = NULL`
 		if final {
-			set = `finalized_at = strftime('%Y-%m-%d %H:%M:%f', 'now', '+' || (?4 * 0) || ' seconds')`
+			set = `finalized_at = strftime('%Y-%m-%d %H:%M:%f', 'now')`
 		}
 		return `UPDATE {table} SET state = '` + string(state) + `', ` + set + `,
-			errors = jsonb(json_insert(json(coalesce(errors, jsonb('[]'))), '$[#]', json(?5))),
+			errors = jsonb(json_insert(json(coalesce(errors, jsonb('[]'))), '$[#]', json(?4))),
 			metadata = jsonb_set(metadata, '$.bgjob_rescues', coalesce(json_extract(metadata, '$.bgjob_rescues'), 0) + 1)
 			WHERE id = ?1 AND attempt = ?2 AND state = 'running' AND ` + staleCond
 	}

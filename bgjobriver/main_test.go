@@ -8,9 +8,8 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// The multi-process tests start this test binary again as a node.
-	if os.Getenv(nodeEnv) != "" {
-		os.Exit(nodeMain())
-	}
-	goleak.VerifyTestMain(m)
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		removeNodeBinary()
+		os.Exit(code)
+	}))
 }

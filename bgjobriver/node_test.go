@@ -4,12 +4,10 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
-	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,57 +15,49 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// The multi-process tests run this test binary again as a node: with
-// nodeEnv set to the node's id, TestMain runs nodeMain instead of the tests.
+// The multi-process tests run nodes built from internal/testnode, without
+// the race detector (see its package comment), configured by environment.
 const (
-	nodeEnv       = "BGJOBRIVER_TEST_NODE"
+	nodeEnv       = "BGJOBRIVER_TEST_NODE"        // the node's id
 	nodeDBEnv     = "BGJOBRIVER_TEST_NODE_DB"     // "sqlite:<path>" or "postgres:<url>"
 	nodeSchemaEnv = "BGJOBRIVER_TEST_NODE_SCHEMA" // PostgreSQL schema
 	nodeCloseEnv  = "BGJOBRIVER_TEST_NODE_CLOSE"  // Close's timeout after SIGTERM
 )
 
-// nodeMain opens a working client with the steps job, prints "ready", and
-// runs until SIGTERM, when it closes within the time nodeCloseEnv says.
-func nodeMain() int {
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	opts := append(testOptions(), WithNodeID(os.Getenv(nodeEnv)), WithJob("steps", stepsJob),
-		WithLogger(logger), WithoutMigration())
-	if s := os.Getenv(nodeSchemaEnv); s != "" {
-		opts = append(opts, WithSchema(s))
-	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+var nodeBinary struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var (
-		c   *Client
-		err error
-	)
-	db := os.Getenv(nodeDBEnv)
-	switch {
-	case strings.HasPrefix(db, "sqlite:"):
-		c, err = OpenSQLite(ctx, strings.TrimPrefix(db, "sqlite:"), opts...)
-	case strings.HasPrefix(db, "postgres:"):
-		c, err = OpenPostgres(ctx, strings.TrimPrefix(db, "postgres:"), opts...)
-	default:
-		err = fmt.Errorf("no database in %s", nodeDBEnv)
+// buildNode builds the node program once per test run.
+func buildNode(t *testing.T) string {
+	t.Helper()
+	nodeBinary.once.Do(func() {
+		nodeBinary.dir, nodeBinary.err = os.MkdirTemp("", "bgjobriver-testnode")
+		if nodeBinary.err != nil {
+			return
+		}
+		nodeBinary.path = filepath.Join(nodeBinary.dir, "testnode")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		build := exec.CommandContext(ctx, "go", "build", "-o", nodeBinary.path, "./internal/testnode")
+		// The module builds on its own, in a workspace or not.
+		build.Env = append(os.Environ(), "GOWORK=off")
+		out, err := build.CombinedOutput()
+		if err != nil {
+			nodeBinary.err = fmt.Errorf("build the test node: %v\n%s", err, out)
+		}
+	})
+	require.NoError(t, nodeBinary.err)
+	return nodeBinary.path
+}
+
+func removeNodeBinary() {
+	if nodeBinary.dir != "" {
+		_ = os.RemoveAll(nodeBinary.dir)
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "open:", err)
-		return 1
-	}
-	fmt.Println("ready")
-	<-sig
-	closeWithin, err := time.ParseDuration(os.Getenv(nodeCloseEnv))
-	if err != nil {
-		closeWithin = 10 * time.Second
-	}
-	cctx, ccancel := context.WithTimeout(context.Background(), closeWithin)
-	defer ccancel()
-	err = c.Close(cctx)
-	fmt.Fprintln(os.Stderr, "closed:", err)
-	return 0
 }
 
 // node is a node process started by a test.
@@ -81,12 +71,11 @@ type node struct {
 // startNode starts a node process on db and waits for it to be ready.
 func startNode(t *testing.T, id string, env ...string) *node {
 	t.Helper()
-	exe, err := os.Executable()
-	require.NoError(t, err)
+	exe := buildNode(t)
 	n := &node{id: id, log: filepath.Join(t.TempDir(), id+".log"), exit: make(chan error, 1)}
 	logFile, err := os.Create(n.log)
 	require.NoError(t, err)
-	n.cmd = exec.Command(exe, "-test.run=^$")
+	n.cmd = exec.Command(exe)
 	n.cmd.Env = append(append(os.Environ(), nodeEnv+"="+id), env...)
 	n.cmd.Stderr = logFile
 	stdout, err := n.cmd.StdoutPipe()

@@ -13,10 +13,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Short intervals, so that the tests take real time in tenths of seconds.
+// Short intervals, so that the tests take real time in tenths of seconds,
+// and a rescue window long enough for SQLite under the race detector on a
+// busy machine. The node processes have theirs (internal/testnode).
 const (
 	testHeartbeat   = 100 * time.Millisecond
-	testRescueAfter = 3 * time.Second
+	testRescueAfter = 10 * time.Second
 	testFetchPoll   = 100 * time.Millisecond
 )
 

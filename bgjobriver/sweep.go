@@ -71,7 +71,11 @@ func (c *Client) sweep(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		n, err := c.conn.exec(ctx, c.dialect.rescue[state], row.ID, row.Attempt, staleMS, delay.Seconds(), string(errJSON))
+		args := []any{row.ID, row.Attempt, staleMS, string(errJSON)}
+		if state == rivertype.JobStateAvailable || state == rivertype.JobStateRetryable {
+			args = append(args, delay.Seconds())
+		}
+		n, err := c.conn.exec(ctx, c.dialect.rescue[state], args...)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -22,6 +23,7 @@ func TestDemoMovesAJobBetweenProcesses(t *testing.T) {
 	defer cancel()
 	bin := filepath.Join(t.TempDir(), "bgjob-river-demo")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	build.Env = append(os.Environ(), "GOWORK=off") // the module builds on its own
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 
