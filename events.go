@@ -235,25 +235,17 @@ func (t EventType) class() delivery.Class {
 // clone returns a copy of e whose slices are its own, so that readers of
 // one event never share memory.
 func (e *Event) clone() Event {
-	var c Event
-	cloneEvent(&c, e)
+	c := *e
+	if e.Attrs != nil {
+		c.Attrs = slices.Clone(e.Attrs)
+	}
+	if e.LagJobs != nil {
+		c.LagJobs = slices.Clone(e.LagJobs)
+	}
+	if e.Metrics != nil {
+		c.Metrics = slices.Clone(e.Metrics)
+	}
 	return c
-}
-
-// cloneEvent makes *dst a copy of src with slices of its own. It writes in
-// place: an event is a few hundred bytes, and it is copied on the
-// publishing job's goroutine, whose stack starts small.
-func cloneEvent(dst, src *Event) {
-	*dst = *src
-	if src.Attrs != nil {
-		dst.Attrs = slices.Clone(src.Attrs)
-	}
-	if src.LagJobs != nil {
-		dst.LagJobs = slices.Clone(src.LagJobs)
-	}
-	if src.Metrics != nil {
-		dst.Metrics = slices.Clone(src.Metrics)
-	}
 }
 
 // eventJSON is the wire form of an Event. Its names follow the original

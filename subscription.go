@@ -66,7 +66,7 @@ func (r *Runner) Subscribe(opts ...SubscribeOption) (*Subscription, error) {
 			return Event{Type: EventLagged, Time: time.Now(), ProcessID: r.pid, LagFirst: first, LagLast: last, LagJobs: jobs, LagMore: more}
 		},
 		Stamp:   func(ev *Event, seq uint64, folded int) { ev.Seq, ev.Folded = seq, folded },
-		Clone:   cloneEvent,
+		Clone:   (*Event).clone,
 		OnSpace: r.hub.Signal,
 	})
 	accept := acceptFunc(cfg)

@@ -51,10 +51,12 @@ type Config[K comparable, T any] struct {
 	// that replaces another one takes over its sequence number, so that
 	// the channel delivers sequence numbers in increasing order.
 	Stamp func(v *T, seq uint64, folded int)
-	// Clone, if set, makes *dst the copy of v that goes into the channel,
-	// so that each consumer gets values of its own even when a value
-	// holds slices; a plain copy otherwise.
-	Clone func(dst, v *T)
+	// Clone, if set, makes the copy of a value that goes into the
+	// channel, so that each consumer gets values of its own even when a
+	// value holds slices; a plain copy otherwise. (It returns the copy
+	// rather than filling one it is given: a pointer given to a function
+	// value escapes, and would cost an allocation per value.)
+	Clone func(v *T) T
 	// OnSpace, if set, is called (without locks held) when a Lossless
 	// Sink's backlog falls below its bound.
 	OnSpace func()
@@ -329,13 +331,10 @@ func (s *Sink[K, T]) trySendLocked(v *T) bool {
 }
 
 func (s *Sink[K, T]) copyOf(v *T) T {
-	var c T
 	if s.cfg.Clone != nil {
-		s.cfg.Clone(&c, v)
-	} else {
-		c = *v
+		return s.cfg.Clone(v)
 	}
-	return c
+	return *v
 }
 
 func (s *Sink[K, T]) appendLocked(e entry[K, T]) uint64 {
