@@ -124,30 +124,42 @@ func (c *sseClient) next() (frame, bool) {
 	}
 }
 
+// maxIdle is how many heartbeats in a row a test waits through before it
+// takes the stream for stuck: in a bubble, heartbeats would otherwise keep
+// a stream that never ends going for ever.
+const maxIdle = 100
+
 // nextData returns the next frame that is not a comment.
 func (c *sseClient) nextData(t *testing.T) frame {
 	t.Helper()
-	for {
+	for range maxIdle {
 		f, ok := c.next()
 		require.True(t, ok, "the stream ended")
 		if !f.comment {
 			return f
 		}
 	}
+	t.Fatalf("nothing but heartbeats for %d of them", maxIdle)
+	return frame{}
 }
 
-// rest reads the frames until the stream ends.
+// rest reads the frames until the stream ends, or until it sends nothing
+// but heartbeats for maxIdle of them.
 func (c *sseClient) rest() []frame {
 	var fs []frame
-	for {
+	for idle := 0; idle < maxIdle; {
 		f, ok := c.next()
 		if !ok {
 			return fs
 		}
-		if !f.comment {
-			fs = append(fs, f)
+		if f.comment {
+			idle++
+			continue
 		}
+		idle = 0
+		fs = append(fs, f)
 	}
+	return append(fs, frame{event: "stuck"})
 }
 
 // close leaves the stream, as a browser closing the tab, and waits for
