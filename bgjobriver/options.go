@@ -95,7 +95,15 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{bgjob.ErrInvalidOption}, args...)...)
 }
 
-var kindPattern = regexp.MustCompile(`^[A-Za-z0-9_.:/-]{1,100}$`)
+var (
+	kindPattern   = regexp.MustCompile(`^[A-Za-z0-9_.:/-]{1,100}$`)
+	schemaPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,45}$`)
+)
+
+var (
+	_ Option      = optionFunc(nil)
+	_ StartOption = startOptionFunc(nil)
+)
 
 // WithJob registers job under kind: this client works the jobs of that kind,
 // and Start accepts it. Every node that works the queue should register the
@@ -262,7 +270,7 @@ func WithoutMigration() Option {
 // the connection's search_path). Letters, digits and underscores.
 func WithSchema(schema string) Option {
 	return optionFunc(func(c *config) error {
-		if !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,45}$`).MatchString(schema) {
+		if !schemaPattern.MatchString(schema) {
 			return invalid("schema %q", schema)
 		}
 		c.schema = schema

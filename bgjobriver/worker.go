@@ -18,6 +18,8 @@ type worker struct {
 	c *Client
 }
 
+var _ river.Worker[jobArgs] = (*worker)(nil)
+
 // Work runs one attempt and turns its end into what River should do next.
 func (w *worker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 	return w.c.work(ctx, job.JobRow, job.Args)
