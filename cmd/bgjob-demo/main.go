@@ -6,6 +6,7 @@
 //	go run ./cmd/bgjob-demo -fail -panic    # plus a job that fails and one that panics
 //	go run ./cmd/bgjob-demo -cancel-one     # cancel one job with a reason
 //	go run ./cmd/bgjob-demo -cancel-after 2s
+//	go run ./cmd/bgjob-demo -http 127.0.0.1:8080  # and a web dashboard of the jobs
 //
 // On a terminal it keeps a live line per running job (bgjob's termview);
 // piped, or with NO_COLOR or TERM=dumb, it prints plain lines. By default
@@ -13,6 +14,12 @@
 // -v prints every event, the status every two seconds, and each run's log
 // tail and timeline. It exits with status 0 when every job succeeded, 1
 // otherwise.
+//
+// With -http it also serves bgjob's dashboard on that address: the jobs
+// live, their loss curves, logs and events, pause, resume and cancel from
+// this machine. It keeps serving after the training, with the runs in the
+// history, until interrupted (Ctrl-C). An interrupt during the training
+// cancels the jobs that still run, and the demo ends with its table.
 package main
 
 import (
@@ -24,9 +31,11 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/bgjob/bgjob"
@@ -48,6 +57,8 @@ type options struct {
 	stall       bool
 	stallFor    time.Duration // how long the stalling job hangs
 	cancelOne   bool
+	httpAddr    string           // serve the dashboard here; "": no HTTP
+	onServe     func(url string) // called once the dashboard is served
 }
 
 func main() {
@@ -64,9 +75,13 @@ func main() {
 	flag.BoolVar(&o.stall, "stall", true, "add a job that hangs for a while, so that it is reported stalled")
 	flag.BoolVar(&o.cancelOne, "cancel-one", false, "cancel the second job with a reason")
 	flag.BoolVar(&o.verbose, "v", false, "print every event, the status every 2s, and each run's log tail and timeline")
+	flag.StringVar(&o.httpAddr, "http", "", "serve a web dashboard of the jobs on this address (host:port), until interrupted")
 	o.stallFor = 2500 * time.Millisecond
 	flag.Parse()
-	code, err := run(context.Background(), os.Stdout, o)
+	// An interrupt cancels what still runs, and ends the dashboard.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code, err := run(ctx, os.Stdout, o)
+	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bgjob-demo:", err)
 	}
@@ -101,6 +116,17 @@ func run(ctx context.Context, out io.Writer, o options) (int, error) {
 		return 2, err
 	}
 	events := sub.Events()
+	var web *server
+	if o.httpAddr != "" {
+		if web, err = serve(r, o.httpAddr); err != nil {
+			r.Shutdown(context.Background())
+			return 2, err
+		}
+		fmt.Fprintf(out, "dashboard: %s\n", web.url())
+		if o.onServe != nil {
+			o.onServe(web.url())
+		}
+	}
 
 	var handles []*bgjob.Handle
 	startJob := func(name string, c trainConfig) error {
@@ -163,6 +189,7 @@ func run(ctx context.Context, out io.Writer, o options) (int, error) {
 	}
 	poll := time.NewTicker(2 * time.Second)
 	defer poll.Stop()
+	interrupted := ctx.Done()
 
 	var p reporter = &printer{out: out}
 	if !o.verbose {
@@ -180,6 +207,11 @@ func run(ctx context.Context, out io.Writer, o options) (int, error) {
 			cause := fmt.Errorf("canceled by -cancel-after %v", o.cancelAfter)
 			for _, h := range handles {
 				_ = h.Cancel(cause) // ErrJobDone for jobs that already ended
+			}
+		case <-interrupted:
+			interrupted = nil
+			for _, h := range handles {
+				_ = h.Cancel(errors.New("interrupted"))
 			}
 		case <-poll.C:
 			p.status(r.GetStatus())
@@ -203,6 +235,13 @@ func run(ctx context.Context, out io.Writer, o options) (int, error) {
 	code := table(out, handles)
 	if o.verbose {
 		runs(out, r)
+	}
+	if web != nil {
+		fmt.Fprintf(out, "\nthe dashboard stays at %s until interrupted (Ctrl-C)\n", web.url())
+		<-ctx.Done()
+		if err := web.shutdown(); err != nil {
+			return code, err
+		}
 	}
 	return code, nil
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -117,4 +119,63 @@ func TestDemoBadFlags(t *testing.T) {
 	code, err := run(context.Background(), &strings.Builder{}, options{jobs: -1, epochs: 1, samples: 1})
 	assert.Error(t, err)
 	assert.Equal(t, 2, code)
+}
+
+// With -http the demo serves the dashboard while it trains, and after,
+// until interrupted.
+func TestDemoServesTheDashboard(t *testing.T) {
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	served := make(chan string, 1)
+	type result struct {
+		code int
+		err  error
+	}
+	done := make(chan result, 1)
+	var out strings.Builder
+	go func() {
+		code, err := run(ctx, &out, options{
+			jobs: 2, epochs: 3, samples: 2000, limit: 2,
+			httpAddr: "127.0.0.1:0", onServe: func(url string) { served <- url },
+		})
+		done <- result{code, err}
+	}()
+	url := <-served
+	get := func(path string) (int, string) {
+		resp, err := http.Get(url + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(b)
+	}
+	code, page := get("")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, page, "<title>bgjob</title>")
+	code, cfg := get("api/config")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, cfg, `"control":true`, "control from this machine")
+
+	// Still served once the training is over: the runs are in the history.
+	deadline, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for {
+		_, history := get("api/history")
+		if strings.Count(history, `"state":"succeeded"`) == 2 {
+			break
+		}
+		select {
+		case <-deadline.Done():
+			t.Fatalf("the runs never reached the history: %s", history)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	interrupt()
+	res := <-done
+	require.NoError(t, res.err)
+	assert.Equal(t, 0, res.code)
+	assert.Contains(t, out.String(), "dashboard: "+url)
+	assert.Contains(t, out.String(), "until interrupted")
+	_, err := http.Get(url)
+	assert.Error(t, err, "the server is down")
 }

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/bgjob/bgjob"
+	"github.com/bgjob/bgjob/dashboard"
+)
+
+// newMux builds every HTTP endpoint the demo serves, in one place: the
+// dashboard at the root, its page, JSON API and event streams. Other
+// endpoints (metrics, profiles) go beside it here.
+func newMux(r *bgjob.Runner, d *dashboard.Handler) *http.ServeMux {
+	_ = r // for the endpoints beside the dashboard
+	mux := http.NewServeMux()
+	mux.Handle("/", d)
+	return mux
+}
+
+// localOnly is the demo's authorizer: whoever reaches the dashboard from
+// this machine may pause, resume and cancel. A service would ask its own
+// authentication instead.
+func localOnly(r *http.Request, _ dashboard.Action) error {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if ip := net.ParseIP(host); err == nil && ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return errors.New("control is for this machine only")
+}
+
+// server serves the dashboard of a Runner over HTTP.
+type server struct {
+	srv  *http.Server
+	ln   net.Listener
+	done chan struct{} // closed when Serve returned
+}
+
+// serve starts serving the dashboard of r on addr and returns at once.
+func serve(r *bgjob.Runner, addr string) (*server, error) {
+	d, err := dashboard.New(r, dashboard.WithAuthorizer(localOnly), dashboard.WithStacks(true))
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	s := &server{
+		srv:  &http.Server{Handler: newMux(r, d), ReadHeaderTimeout: 10 * time.Second},
+		ln:   ln,
+		done: make(chan struct{}),
+	}
+	// Shutdown waits for open responses, and an event stream never ends
+	// on its own: the dashboard ends them first.
+	s.srv.RegisterOnShutdown(d.Close)
+	go func() {
+		defer close(s.done)
+		s.srv.Serve(ln)
+	}()
+	return s, nil
+}
+
+// url returns the address of the dashboard's page.
+func (s *server) url() string { return fmt.Sprintf("http://%s/", s.ln.Addr()) }
+
+// shutdown stops the server, waiting for open requests at most a few
+// seconds.
+func (s *server) shutdown() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := s.srv.Shutdown(ctx)
+	<-s.done
+	return err
+}
