@@ -81,7 +81,9 @@ func TestDemoIsBrief(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 0, code)
 	text := out.String()
-	assert.LessOrEqual(t, strings.Count(text, "\n"), 40, "%s", text)
+	// About forty lines: how many progress lines fall between the
+	// lifecycle's depends on the machine's pace, so the bound leaves room.
+	assert.LessOrEqual(t, strings.Count(text, "\n"), 50, "%s", text)
 	for _, want := range []string{"job", "outcome", "loss curve", "mlp-1", "mlp-stuck", "succeeded"} {
 		assert.Contains(t, text, want)
 	}

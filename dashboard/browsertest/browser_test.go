@@ -77,7 +77,12 @@ func setup(t *testing.T, runnerOpts []bgjob.Option, opts ...dashboard.Option) *f
 	t.Cleanup(srv.Close)
 	t.Cleanup(h.Close)
 
-	tmp := t.TempDir()
+	// A short directory of the test's own: Chromium keeps a socket in
+	// TMPDIR, and a socket's path must fit in 108 bytes, which the
+	// directories of t.TempDir, named after the test, may not.
+	tmp, err := os.MkdirTemp("", "bt")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(tmp) })
 	t.Setenv("TMPDIR", tmp)
 	allocOpts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(exe),

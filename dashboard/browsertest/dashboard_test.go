@@ -32,6 +32,45 @@ func TestLiveProgressReachesHundredPercent(t *testing.T) {
 	assert.Equal(t, "resnet-finetune", eval[string](t, tb, `document.querySelector('`+sel+` a.job-link').textContent`))
 	assert.Contains(t, eval[string](t, tb, `document.querySelector('`+sel+` .metrics').textContent`), "loss ")
 	require.NoError(t, tb.clean(t))
+
+	// Leaving the page closes its stream: the server frees it at once.
+	require.Equal(t, 1, f.h.Stats().Streams)
+	tb.do(t, chromedp.Navigate("about:blank"))
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	for f.h.Stats().Streams != 0 {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the page left its stream open")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func TestHistoryShowsOutcomesWithTheTracebackFolded(t *testing.T) {
+	f := setup(t, nil, dashboard.WithStacks(true))
+	ctx := t.Context()
+	ok, err := f.r.Start(ctx, "nightly-eval", train(5, time.Millisecond))
+	require.NoError(t, err)
+	bad, err := f.r.Start(ctx, "buggy-loader", bgjob.JobFunc(func(context.Context, *bgjob.Progress) error {
+		var shards []int
+		_ = shards[3] // index out of range
+		return nil
+	}))
+	require.NoError(t, err)
+	<-ok.Done()
+	<-bad.Done()
+	tb := f.tab(t, false)
+	tb.do(t, chromedp.Navigate(f.url+"#/history"))
+	tb.waitFor(t, `document.querySelectorAll('#history-body tr').length === 2`)
+	failed := `#history-body tr[data-job-id="` + bad.ID().String() + `"]`
+	assert.Equal(t, "failed", eval[string](t, tb, `document.querySelector('`+failed+` .badge').textContent`))
+	assert.Contains(t, eval[string](t, tb, `document.querySelector('`+failed+` td.error').firstChild.textContent`), "index out of range")
+	assert.False(t, eval[bool](t, tb, `document.querySelector('`+failed+` details').open`), "the traceback is folded")
+	assert.Contains(t, eval[string](t, tb, `document.querySelector('`+failed+` details pre').textContent`), "goroutine")
+	tb.do(t, chromedp.SetValue(chromedp.CSS(`#history-state`), "succeeded"), chromedp.Click(chromedp.CSS(`#history-filter button`)))
+	tb.waitFor(t, `document.querySelectorAll('#history-body tr').length === 1 && document.querySelector('#history-body .badge').textContent === 'succeeded'`)
+	require.NoError(t, tb.clean(t))
 }
 
 func TestMetricCurveGainsPointsWhileTraining(t *testing.T) {
