@@ -13,10 +13,9 @@ import (
 )
 
 // newMux builds every HTTP endpoint the demo serves, in one place: the
-// dashboard at the root, its page, JSON API and event streams. Other
-// endpoints (metrics, profiles) go beside it here.
+// dashboard d at the root, its page, JSON API and event streams. Other
+// endpoints of the Runner r (metrics, profiles) go beside it here.
 func newMux(r *bgjob.Runner, d *dashboard.Handler) *http.ServeMux {
-	_ = r // for the endpoints beside the dashboard
 	mux := http.NewServeMux()
 	mux.Handle("/", d)
 	return mux
