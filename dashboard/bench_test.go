@@ -104,7 +104,7 @@ func heapAndStacks() uint64 {
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	return m.HeapInuse + m.StackInuse
+	return m.HeapAlloc + m.StackInuse
 }
 
 func cpuTime() time.Duration {
@@ -196,7 +196,7 @@ func BenchmarkStreams(b *testing.B) {
 	}
 
 	b.ResetTimer()
-	cpu0, published0 := cpuTime(), h.Stats().Subscription.Delivered
+	cpu0, published0, folded0 := cpuTime(), h.Stats().Subscription.Delivered, h.Stats().Subscription.Coalesced
 	for range b.N {
 		roundMu.Lock()
 		close(round)
@@ -257,6 +257,7 @@ func BenchmarkStreams(b *testing.B) {
 	}
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(published), "cpu-ns/event")
 	b.ReportMetric(float64(published)/float64(b.N), "events/op")
+	b.ReportMetric(float64(st.Subscription.Coalesced-folded0)/float64(b.N), "folded-before-replay/op")
 	b.ReportMetric(float64(received)/float64(readers)/float64(published), "received/published")
 	b.ReportMetric(perStream, "B/stream")
 	b.ReportMetric(float64(st.ReplayBytes), "replay-B")
