@@ -88,6 +88,19 @@ func TestAttemptsUsedUpFails(t *testing.T) {
 	require.Equal(t, 2, st.MaxAttempts)
 }
 
+// receive receives from ch within 20s, or fails the test.
+func receive[T any](t *testing.T, ch <-chan T) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(20 * time.Second):
+		t.Fatal("nothing received within 20s")
+		var zero T
+		return zero
+	}
+}
+
 // causeJob blocks until canceled and hands its context's cause over.
 func causeJob(causes chan<- error) bgjob.Job {
 	return bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
@@ -106,10 +119,12 @@ func TestCancelArrivesAsCause(t *testing.T) {
 		ctx := context.Background()
 		id, err := watcher.Start(ctx, "block", nil)
 		require.NoError(t, err)
-		waitFor(t, "running", 10*time.Second, statusOf(watcher, id), func(s Status) bool { return s.State == bgjob.StateRunning && s.Alive })
+		waitFor(t, "running on the worker", 10*time.Second, statusOf(watcher, id), func(s Status) bool {
+			return s.State == bgjob.StateRunning && s.Alive && s.RunID != [16]byte{}
+		})
 
 		require.NoError(t, watcher.Cancel(ctx, id, errors.New("no longer needed")))
-		cause := <-causes
+		cause := receive(t, causes)
 		var ce *CancelError
 		require.ErrorAs(t, cause, &ce)
 		require.Equal(t, "no longer needed", ce.Reason)
@@ -134,7 +149,7 @@ func TestCancelThroughTheLocalHandleIsForGood(t *testing.T) {
 	h, err := worker.Runner().Job(st.RunID)
 	require.NoError(t, err)
 	require.NoError(t, h.Cancel(errors.New("operator said so")))
-	<-causes
+	receive(t, causes)
 	st = wait(t, worker, id)
 	require.Equal(t, bgjob.StateCanceled, st.State)
 	require.Equal(t, 1, st.Attempt)
@@ -340,7 +355,7 @@ func TestCheckpointTooLarge(t *testing.T) {
 	})))
 	_, err := c.Start(context.Background(), "big", nil)
 	require.NoError(t, err)
-	require.ErrorIs(t, <-errs, ErrCheckpointTooLarge)
+	require.ErrorIs(t, receive(t, errs), ErrCheckpointTooLarge)
 }
 
 // TestSweepDiscardsAStaleJobWithNoAttemptsLeft: a job left running by a

@@ -242,11 +242,15 @@ func statusFromRow(row *rivertype.JobRow, rescueAfter time.Duration, now time.Ti
 		CreatedAt:       row.CreatedAt,
 		ScheduledAt:     row.ScheduledAt,
 	}
+	// The record is the current attempt's when both its number and its
+	// node match: a job handed back by a stopping node runs again under the
+	// same attempt number (River does not count it), on another node.
 	current := false
 	if meta.Run != nil {
 		s.JobStatus = meta.Run.Status
 		s.Node, s.RunID = meta.Run.Node, meta.Run.RunID
-		current = meta.Run.Attempt == row.Attempt
+		current = meta.Run.Attempt == row.Attempt &&
+			(len(row.AttemptedBy) == 0 || row.AttemptedBy[len(row.AttemptedBy)-1] == meta.Run.Node)
 	}
 	if meta.Heartbeat > 0 {
 		s.Heartbeat = time.UnixMilli(meta.Heartbeat)

@@ -52,7 +52,10 @@ func (c *Client) work(ctx context.Context, row *rivertype.JobRow, args jobArgs) 
 			"node", c.cfg.id, "resumed", a.checkpoint != nil)
 		return j.Run(ctx, p)
 	})
-	h, err := c.runner.Start(context.WithValue(ctx, attemptKey{}, a), args.Name, run)
+	// River's context may already be canceled (a cancellation that raced
+	// the fetch): the job still starts, and gets the cancellation and its
+	// cause below, rather than Start failing with River's bare cause.
+	h, err := c.runner.Start(context.WithValue(context.WithoutCancel(ctx), attemptKey{}, a), args.Name, run)
 	if err != nil {
 		return fmt.Errorf("bgjobriver: start on node %s: %w", c.cfg.id, err)
 	}
