@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"runtime"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -58,6 +60,9 @@ type mjob struct {
 	end     ending
 	release chan struct{} // a stubborn job: ignores cancellation until released
 	timeout time.Duration
+	// logger is the job's own, which the test logs through as if it were
+	// the job: a line is published while the job has not ended.
+	logger atomic.Pointer[slog.Logger]
 
 	state    bgjob.State
 	worker   bool // dispatched: its goroutine was started
@@ -92,6 +97,7 @@ func (j *mjob) working() bool {
 // run is the job's code: each step waits at the gate, then at a
 // checkpoint, then counts; after the last, the scripted end.
 func (j *mjob) run(ctx context.Context, p *bgjob.Progress) error {
+	j.logger.Store(p.Logger())
 	if j.stubborn() {
 		<-j.release
 		return nil
@@ -138,11 +144,12 @@ func (w wantEvent) String() string {
 // msub is a subscriber of the model, read by the test when an action
 // says so.
 type msub struct {
-	n       int
-	sub     *bgjob.Subscription
-	policy  bgjob.Policy
-	backlog int
-	audit   *audit
+	n          int
+	sub        *bgjob.Subscription
+	policy     bgjob.Policy
+	backlog    int
+	logBacklog int
+	audit      *audit
 	// The lifecycle events published since it subscribed, and those it
 	// received: with an unbuffered channel, what a lossless subscriber
 	// holds against its bound is the difference.
@@ -319,7 +326,7 @@ func (m *model) emit(j *mjob, typ bgjob.EventType) {
 		if s.closed || s.over || s.job != nil && s.job != j {
 			continue
 		}
-		if !foldable(typ) {
+		if isLifecycle(typ) {
 			s.published++
 		}
 		// A subscription to one job ends with its worker_stopped, and
@@ -552,6 +559,19 @@ func (m *model) step(t *rapid.T) {
 	m.stepDone(j, n)
 }
 
+// log writes a line to a job's log, as the job would: an event while the
+// job has not ended, nothing after.
+func (m *model) log(t *rapid.T) {
+	j := m.pick(t, func(j *mjob) bool { return j.logger.Load() != nil })
+	if j == nil {
+		return
+	}
+	j.logger.Load().Info("a line", "n", m.actions)
+	if !j.state.Terminal() {
+		m.emit(j, bgjob.EventLog)
+	}
+}
+
 func (m *model) pause(t *rapid.T) {
 	j := m.pickMostlyLive(t)
 	if j == nil {
@@ -682,7 +702,8 @@ func (m *model) subscribe(t *rapid.T) {
 		s.backlog = rapid.IntRange(1, 4).Draw(t, "backlog")
 		buffer = rapid.IntRange(0, 2).Draw(t, "buffer")
 	}
-	opts := []bgjob.SubscribeOption{bgjob.WithPolicy(s.policy), bgjob.WithBacklog(s.backlog), bgjob.WithBuffer(buffer)}
+	s.logBacklog = rapid.IntRange(1, 3).Draw(t, "log backlog")
+	opts := []bgjob.SubscribeOption{bgjob.WithPolicy(s.policy), bgjob.WithBacklog(s.backlog), bgjob.WithBuffer(buffer), bgjob.WithLogBacklog(s.logBacklog)}
 	if rapid.IntRange(0, 2).Draw(t, "one job") == 0 {
 		if s.job = m.pickMostlyLive(t); s.job != nil {
 			opts = append(opts, bgjob.WithJob(s.job.h.ID()))
@@ -748,7 +769,7 @@ func (m *model) receive(t *rapid.T, s *msub) bool {
 		if err := s.audit.receive(ev); err != nil {
 			t.Fatalf("%v: %v", s, err)
 		}
-		if ev.Type != bgjob.EventLagged && !foldable(ev.Type) {
+		if isLifecycle(ev.Type) {
 			s.read++
 		}
 		return true
@@ -830,6 +851,7 @@ var modelActions = weighted([]modelAction{
 	{"tick", (*model).tick}, {"tick", nil}, {"tick", nil}, {"tick", nil},
 	{"subscribe", (*model).subscribe}, {"subscribe", nil},
 	{"read", (*model).read}, {"read", nil}, {"read", nil}, {"read", nil},
+	{"log", (*model).log}, {"log", nil}, {"log", nil},
 	{"close", (*model).close},
 	{"shutdown", (*model).beginShutdown},
 })
@@ -949,14 +971,16 @@ func (m *model) checkSubscribers(t *rapid.T) {
 		if st.Delivered != s.audit.received+s.audit.lags+inChannel {
 			t.Fatalf("%v: delivered %d, received %d with %d in the channel", s, st.Delivered, s.audit.received+s.audit.lags, inChannel)
 		}
-		if st.Lags < s.audit.lags || st.Lost < s.audit.lost || st.Coalesced < s.audit.folded {
+		// A log line lost in a run of losses is named by the notice and
+		// counted with the log lines dropped.
+		if st.Lags < s.audit.lags || st.Lost+st.LogDropped < s.audit.lost || st.Coalesced < s.audit.folded {
 			t.Fatalf("%v: stats %+v count less than the events received say", s, st)
 		}
-		// The bound plus one lag notice, and one more: a notice the
-		// subscription's sender has already taken cannot be extended, so
-		// the next loss opens a second one behind it.
-		if s.policy == bgjob.Lagging && st.MaxPending > s.backlog+2 {
-			t.Fatalf("%v: %d events pending, bound %d plus two lag notices", s, st.MaxPending, s.backlog)
+		// The bound plus two lag notices (one in the sender's hands, one
+		// queued behind it), the log lane, and the log lines the sender
+		// may have taken (design.md).
+		if bound := s.backlog + 2 + s.logBacklog + 64; s.policy == bgjob.Lagging && st.MaxPending > bound {
+			t.Fatalf("%v: %d events pending, more than its bound of %d", s, st.MaxPending, bound)
 		}
 		if s.policy == bgjob.Lossless && (st.Lost != 0 || st.Lags != 0) {
 			t.Fatalf("%v: a lossless subscriber lost %d events", s, st.Lost)
