@@ -91,8 +91,10 @@ func ExampleClient_Cancel() {
 	defer c.Close(ctx)
 
 	id, _ := c.Start(ctx, "wait", nil)
-	for st, _ := c.Status(ctx, id); st.State != bgjob.StateRunning; st, _ = c.Status(ctx, id) {
-		time.Sleep(10 * time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if st, _ := c.Status(ctx, id); st.State == bgjob.StateRunning {
+			break
+		}
 	}
 	// From any node: the reason reaches the job as its context's cause.
 	_ = c.Cancel(ctx, id, errors.New("superseded by a newer dataset"))
