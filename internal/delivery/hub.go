@@ -123,7 +123,7 @@ func (h *Hub[K, T]) Publish(key K, class Class, v *T) {
 			case Foldable:
 				m.sink.PushFold(key, h.seq, v)
 			case Log:
-				m.sink.PushLog(h.seq, v)
+				m.sink.PushLog(key, h.seq, v)
 			default:
 				m.sink.Push(key, h.seq, v)
 			}

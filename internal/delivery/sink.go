@@ -188,11 +188,11 @@ func (s *Sink[K, T]) Push(key K, seq uint64, v *T) {
 	}
 }
 
-// PushLog queues v like Push, but under the log bound instead of the
+// PushLog queues v, a value of key, like Push, but under the log bound instead of the
 // backlog: when LogBacklog log values are held, the oldest of them is
 // dropped to make room, so a reader that falls behind loses old log lines
 // first and never loses anything else for them.
-func (s *Sink[K, T]) PushLog(seq uint64, v *T) {
+func (s *Sink[K, T]) PushLog(key K, seq uint64, v *T) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.takenLocked(v) {
@@ -202,7 +202,10 @@ func (s *Sink[K, T]) PushLog(seq uint64, v *T) {
 		// A log value kept now would break the run of losses that the
 		// newest notice names (see dropLocked), and each loss after it
 		// would queue a notice of its own, past the backlog bound: it is
-		// lost with the events around it.
+		// lost with the events around it, and the notice names it.
+		n := s.q.Back().lag
+		n.last = seq
+		n.addKey(key)
 		s.stats.LogDropped++
 		return
 	}

@@ -275,10 +275,10 @@ func TestLogsKeepTheirPlaceAndDropOldestFirst(t *testing.T) {
 		s.Push("k", 1, &item{seq: 1, label: "info"})
 		synctest.Wait()
 		for i := uint64(2); i <= 6; i++ {
-			s.PushLog(i, &item{seq: i, label: "log"})
+			s.PushLog("k", i, &item{seq: i, label: "log"})
 		}
 		s.Push("k", 7, &item{seq: 7, label: "complete"})
-		s.PushLog(8, &item{seq: 8, label: "log"})
+		s.PushLog("k", 8, &item{seq: 8, label: "log"})
 		s.Finish()
 		got := drain(s)
 		var seqs []uint64
@@ -304,20 +304,20 @@ func TestLogValueDuringALossRunIsLostWithIt(t *testing.T) {
 			Stamp:  stamp,
 		})
 		s.Push("k", 1, &item{seq: 1})
-		s.PushLog(2, &item{seq: 2, label: "log"}) // kept: no loss yet
+		s.PushLog("k", 2, &item{seq: 2, label: "log"}) // kept: no loss yet
 		s.Push("k", 3, &item{seq: 3})             // lost
-		s.PushLog(4, &item{seq: 4, label: "log"}) // lost with the run
-		s.Push("k", 5, &item{seq: 5})             // lost, the same notice
+		s.PushLog("l", 4, &item{seq: 4, label: "log"}) // lost with the run, its key named
+		s.Push("k", 5, &item{seq: 5})                  // lost, the same notice
 		s.Finish()
 		var got []string
 		for v := range s.C() {
 			if v.label == "lag" {
-				got = append(got, fmt.Sprint("lag ", v.lag[0], "-", v.lag[1]))
+				got = append(got, fmt.Sprint("lag ", v.lag[0], "-", v.lag[1], " ", v.keys))
 				continue
 			}
 			got = append(got, fmt.Sprint(v.seq))
 		}
-		assert.Equal(t, []string{"1", "2", "lag 3-5"}, got)
+		assert.Equal(t, []string{"1", "2", "lag 3-5 [k l]"}, got)
 		st := s.Stats()
 		assert.Equal(t, uint64(1), st.LogDropped)
 		assert.Equal(t, uint64(2), st.Lost)
