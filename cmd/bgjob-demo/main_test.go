@@ -157,6 +157,10 @@ func TestDemoServesTheDashboard(t *testing.T) {
 	code, cfg := get("api/config")
 	assert.Equal(t, http.StatusOK, code)
 	assert.Contains(t, cfg, `"control":true`, "control from this machine")
+	code, metrics := get("metrics")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, metrics, "bgjob_jobs_started_total 2")
+	assert.Contains(t, metrics, "go_goroutines")
 
 	// Still served once the training is over: the runs are in the history.
 	deadline, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -8,17 +8,29 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/bgjob/bgjob"
+	"github.com/bgjob/bgjob/bgjobprom"
 	"github.com/bgjob/bgjob/dashboard"
 )
 
 // newMux builds every HTTP endpoint the demo serves, in one place: the
-// dashboard d at the root, its page, JSON API and event streams. Other
-// endpoints of the Runner r (metrics, profiles) go beside it here.
-func newMux(r *bgjob.Runner, d *dashboard.Handler) *http.ServeMux {
+// dashboard d at the root, its page, JSON API and event streams, and the
+// Runner r's metrics for Prometheus at /metrics.
+func newMux(r *bgjob.Runner, d *dashboard.Handler) (*http.ServeMux, error) {
+	collector, err := bgjobprom.NewCollector(r)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collector, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/", d)
-	return mux
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux, nil
 }
 
 // localOnly is the demo's authorizer: whoever reaches the dashboard from
@@ -45,13 +57,18 @@ func serve(r *bgjob.Runner, addr string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
+	mux, err := newMux(r, d)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		d.Close()
 		return nil, err
 	}
 	s := &server{
-		srv:  &http.Server{Handler: newMux(r, d), ReadHeaderTimeout: 10 * time.Second},
+		srv:  &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
 		ln:   ln,
 		done: make(chan struct{}),
 	}
