@@ -219,10 +219,7 @@ func (a *audit) lagged(ev bgjob.Event) error {
 		if isLifecycle(r.Type) {
 			a.lifecycleNamed++
 		}
-		// Lifecycle and foldable events must be named by their job; a log
-		// line lost in a run of losses is counted apart (LogDropped), and
-		// the notice is not held to naming its job.
-		if r.Type != bgjob.EventLog && !ev.LagMore && !slices.Contains(ev.LagJobs, r.JobID) {
+		if !ev.LagMore && !slices.Contains(ev.LagJobs, r.JobID) {
 			return fmt.Errorf("lag notice #%d..#%d loses %s #%d of %v but names only %v", ev.LagFirst, ev.LagLast, r.Type, seq, r.JobID, ev.LagJobs)
 		}
 	}
