@@ -211,13 +211,13 @@ func (h *Handler) serveJobEvents(w http.ResponseWriter, r *http.Request) {
 		types = append(types, bgjob.EventWorkerStopped)
 	}
 	h.serveStream(w, r, filter{job: hd.ID(), types: types}, r.Header.Get("Last-Event-ID"), func() ([]byte, bool) {
-		var over bool
-		select {
-		case <-hd.Done(): // worker_stopped is published: nothing more will come
-			over = true
-		default:
-		}
-		b, _ := json.Marshal(h.jobStatus(hd.Status()))
+		// A status that shows the job ended with no worker left was
+		// committed before worker_stopped was published: nothing more
+		// will come. (Done closes a moment later, once the job is
+		// retired, and a stream opened in between would wait for ever.)
+		st := hd.Status()
+		over := st.State.Terminal() && !st.Alive
+		b, _ := json.Marshal(h.jobStatus(st))
 		return b, over
 	})
 }
