@@ -43,6 +43,9 @@ func (rec *JobRecord) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
+	if w.State == 0 {
+		return errNoState
+	}
 	*rec = JobRecord{JobStatus: w.status(), Logs: w.Logs, Timeline: w.Timeline, Series: w.Series}
 	return nil
 }

@@ -227,9 +227,16 @@ func (s *JobStatus) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
+	if w.State == 0 {
+		return errNoState
+	}
 	*s = w.status()
 	return nil
 }
+
+// errNoState refuses a status without a state, as an event without a type
+// is refused: the zero State is no state, and could not be encoded again.
+var errNoState = errors.New("bgjob: status has no state")
 
 // RunnerStatus is a snapshot of a Runner. It lists the live jobs only:
 // finished ones are counted in Counts and kept in the history
