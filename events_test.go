@@ -614,3 +614,28 @@ func TestFormatText(t *testing.T) {
 	assert.Contains(t, string(b), `"paused_seconds":1`)
 	assert.True(t, slices.Contains([]string{"850ms"}, bgjob.FormatDuration(850*time.Millisecond)))
 }
+
+// A job's strings stay on their line: a trailing newline goes, other
+// control characters are written escaped, so that no job forges a line or
+// drives the terminal.
+func TestFormatTextKeepsJobStringsOnTheirLine(t *testing.T) {
+	for _, tt := range []struct {
+		give bgjob.Event
+		want string
+	}{
+		{
+			give: bgjob.Event{Type: bgjob.EventComplete, State: bgjob.StateFailed, JobName: "j", Err: errors.New("exit status 1\n")},
+			want: "j failed after 0ms: exit status 1",
+		},
+		{
+			give: bgjob.Event{Type: bgjob.EventProgress, WorkerID: 3, Message: "epoch 1\n   Process ID: 1", Percent: 10},
+			want: `[worker 3] epoch 1\n   Process ID: 1 (10%)`,
+		},
+		{
+			give: bgjob.Event{Type: bgjob.EventWorkerStopped, JobName: "\x1b[2Jevil\xff", WorkerID: 1, StartTime: time.Unix(1, 0)},
+			want: `\x1b[2Jevil\xff worker 1 stopped`,
+		},
+	} {
+		assert.Equal(t, tt.want, bgjob.FormatText(tt.give))
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // FormatText renders ev the way an operator reads it, for logs and
@@ -23,8 +25,16 @@ import (
 //	resnet-finetune worker 7 stopped
 //
 // The text has no trailing newline; a panic's stack follows on indented
-// lines.
+// lines. The job's strings (its name, message, error, log attributes) are
+// shown on one line each: a newline or another control character in them
+// is written escaped (\n, \x1b), so that no job can forge a line of its
+// own or drive the terminal.
 func FormatText(ev Event) string {
+	ev.JobName, ev.WorkerName, ev.Message = oneLine(ev.JobName), oneLine(ev.WorkerName), oneLine(ev.Message)
+	var errText string
+	if ev.Err != nil {
+		errText = oneLine(ev.Err.Error())
+	}
 	var b strings.Builder
 	switch ev.Type {
 	case EventInfo:
@@ -70,7 +80,7 @@ func FormatText(ev Event) string {
 		b.WriteString(")")
 		if len(ev.Metrics) > 0 {
 			b.WriteByte(' ')
-			b.Write(appendMetrics(nil, ev.Metrics))
+			b.WriteString(oneLine(string(appendMetrics(nil, ev.Metrics))))
 		}
 	case EventPaused:
 		fmt.Fprintf(&b, "[worker %d] paused", ev.WorkerID)
@@ -84,7 +94,7 @@ func FormatText(ev Event) string {
 	case EventLog:
 		fmt.Fprintf(&b, "[worker %d] %s %s", ev.WorkerID, ev.Level, ev.Message)
 		for _, a := range ev.Attrs {
-			fmt.Fprintf(&b, " %s=%s", a.Key, a.Value.String())
+			fmt.Fprintf(&b, " %s=%s", oneLine(a.Key), oneLine(a.Value.String()))
 		}
 	case EventAbandoned:
 		fmt.Fprintf(&b, "%s abandoned: %s", ev.JobName, ev.Message)
@@ -94,12 +104,12 @@ func FormatText(ev Event) string {
 			fmt.Fprintf(&b, "%s completed successfully (Duration: %s)", ev.JobName, FormatDuration(ev.Duration))
 		case StateCanceled:
 			if ev.StartTime.IsZero() {
-				fmt.Fprintf(&b, "%s canceled before it started: %v", ev.JobName, ev.Err)
+				fmt.Fprintf(&b, "%s canceled before it started: %s", ev.JobName, errText)
 				break
 			}
-			fmt.Fprintf(&b, "%s canceled after %s: %v", ev.JobName, FormatDuration(ev.Duration), ev.Err)
+			fmt.Fprintf(&b, "%s canceled after %s: %s", ev.JobName, FormatDuration(ev.Duration), errText)
 		default:
-			fmt.Fprintf(&b, "%s failed after %s: %v", ev.JobName, FormatDuration(ev.Duration), ev.Err)
+			fmt.Fprintf(&b, "%s failed after %s: %s", ev.JobName, FormatDuration(ev.Duration), errText)
 		}
 		writeIndented(&b, ev.Stack)
 	case EventWorkerStopped:
@@ -131,8 +141,40 @@ func writeIndented(b *strings.Builder, text string) {
 	}
 	for line := range strings.Lines(strings.TrimRight(text, "\n")) {
 		b.WriteString("\n   ")
-		b.WriteString(strings.TrimRight(line, "\n"))
+		b.WriteString(oneLine(line))
 	}
+}
+
+// oneLine returns s without its trailing line breaks, and with every other
+// control character but a tab, and every byte that is not UTF-8, written
+// escaped as in a Go string.
+func oneLine(s string) string {
+	s = strings.TrimRight(s, "\r\n")
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || r != '\t' && unicode.IsControl(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case r != '\t' && unicode.IsControl(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 func formatPercent(p float64) string {

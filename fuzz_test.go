@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -216,8 +217,8 @@ func decodesStably[T any](t *testing.T, data []byte) {
 }
 
 // FormatText renders any event, of any type, with any strings in it,
-// without a panic, the same way each time, and with no trailing newline
-// unless one of the event's own strings brings one.
+// without a panic, the same way each time, with no trailing newline, no
+// control character and no line a job's string could forge.
 func FuzzFormatText(f *testing.F) {
 	f.Add(uint8(bgjob.EventProgress), uint8(bgjob.StateRunning), "train", "epoch 3 loss 0.41", "", "", 30.0, int64(3), int64(10), int64(time.Minute))
 	f.Add(uint8(bgjob.EventComplete), uint8(bgjob.StateFailed), "\x1b[2J", "\xff", "boom\n", "goroutine 1 [running]:\n\tmain.go:1\n", math.NaN(), int64(-1), int64(0), int64(-1))
@@ -239,8 +240,15 @@ func FuzzFormatText(f *testing.F) {
 		}
 		text := bgjob.FormatText(ev)
 		assert.Equal(t, text, bgjob.FormatText(ev))
-		if !strings.Contains(name+msg+errText, "\n") {
-			assert.False(t, strings.HasSuffix(text, "\n"), "a trailing newline: %q", text)
+		assert.False(t, strings.HasSuffix(text, "\n"), "a trailing newline: %q", text)
+		lines := strings.Split(text, "\n")
+		for _, line := range lines[1:] {
+			assert.True(t, strings.HasPrefix(line, "   "), "a line not indented, which a job could forge: %q", text)
+		}
+		for _, r := range text {
+			if r != '\n' && r != '\t' && unicode.IsControl(r) {
+				t.Fatalf("a control character %q reaches the text: %q", r, text)
+			}
 		}
 		_ = ev.LogMessage()
 		_ = ev.LogAttrs()
