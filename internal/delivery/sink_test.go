@@ -305,7 +305,7 @@ func TestLogValueDuringALossRunIsLostWithIt(t *testing.T) {
 		})
 		s.Push("k", 1, &item{seq: 1})
 		s.PushLog("k", 2, &item{seq: 2, label: "log"}) // kept: no loss yet
-		s.Push("k", 3, &item{seq: 3})             // lost
+		s.Push("k", 3, &item{seq: 3})                  // lost
 		s.PushLog("l", 4, &item{seq: 4, label: "log"}) // lost with the run, its key named
 		s.Push("k", 5, &item{seq: 5})                  // lost, the same notice
 		s.Finish()
