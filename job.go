@@ -697,15 +697,23 @@ func (j *job) resume() error {
 	}
 	now := time.Now()
 	pause := now.Sub(j.cur.pausedSince)
+	// The resumed event and point are read before anything wakes the job,
+	// so that they show where it paused, not a step it took after.
+	var p progressValues
+	var ev *Event
+	if emit == lifecycle.EmitResumed {
+		p = j.readProgress()
+		if j.observedLocked() {
+			ev = j.eventLocked(EventResumed, now)
+			ev.Paused = pause
+		}
+	}
 	j.pauseRequested.Store(false)
 	j.endPauseLocked(now)
 	j.commitLocked()
 	if emit == lifecycle.EmitResumed {
-		p := j.readProgress()
 		j.addStateLocked(now, TimelineResumed, p)
-		if j.observedLocked() {
-			ev := j.eventLocked(EventResumed, now)
-			ev.Paused = pause
+		if ev != nil {
 			j.publishLocked(ev)
 		}
 	}
