@@ -67,14 +67,13 @@ var errGoexit = errors.New("bgjob: job called runtime.Goexit")
 // under msgMu, a leaf lock. The few fields the Runner's scheduling needs
 // are guarded by Runner.mu. docs/design.md gives the lock order.
 type job struct {
-	r          *Runner
-	id         uuid.UUID
-	name       string
-	workerID   int64
-	fn         Job
-	lockThread bool
-	timeout    time.Duration
-	priority   int
+	r        *Runner
+	id       uuid.UUID
+	name     string
+	workerID int64
+	fn       Job
+	timeout  time.Duration
+	priority int
 	// ctx is the job's own context, made by Start. It is kept here, where
 	// a context usually should not be, because a queued job has no
 	// goroutine to hold it until it leaves the queue.
@@ -88,17 +87,18 @@ type job struct {
 	progress Progress
 	parent   detachedContext
 
-	// The hot progress values, written by the job without a lock. They sit
-	// on their own cache line so that other fields' writers do not slow
-	// the job's stores.
-	_       [64]byte
+	// The hot progress values, written by the job without a lock. They
+	// are not padded onto a cache line of their own: the fields around
+	// them are written by the job's own goroutine or rarely (a padding of
+	// 128 bytes would put every job in the next allocation size class,
+	// see TestJobFitsItsSizeClass), and BenchmarkProgressUpdate holds the
+	// store at the cost of a plain atomic store.
 	step    atomic.Int64
 	total   atomic.Int64
 	percent atomic.Uint64 // math.Float64bits
 	// pauseRequested is what Checkpoint looks at on the hot path; it is
 	// written under mu.
 	pauseRequested atomic.Bool
-	_              [64]byte
 
 	// msgMu guards the message. It is a leaf: nothing is locked while it
 	// is held, and it is held only to copy or compare a string. messageSet
@@ -130,6 +130,10 @@ type job struct {
 	ticket    sched.Ticket[*job]
 	holdsSlot bool
 	abandoned bool
+	// lockThread is set by Start and never changed; it sits here, beside
+	// two other bools, to keep the job within its allocation size class
+	// (TestJobFitsItsSizeClass).
+	lockThread bool
 
 	mu  sync.Mutex // guards the fields below and orders the job's events
 	m   lifecycle.Machine
