@@ -18,7 +18,7 @@ type conn interface {
 	// queryRow scans the one row of query into dest; errNoRow when there is
 	// none.
 	queryRow(ctx context.Context, query string, dest []any, args ...any) error
-	// queryIDs returns the pairs of integers the query selects.
+	// queryPairs returns the pairs of integers the query selects.
 	queryPairs(ctx context.Context, query string, args ...any) ([][2]int64, error)
 }
 
@@ -49,6 +49,18 @@ func (c sqlConn) queryPairs(ctx context.Context, query string, args ...any) ([][
 		return nil, err
 	}
 	defer rows.Close()
+	return scanPairs(rows)
+}
+
+// rowScanner is what database/sql's and pgx's rows have in common.
+type rowScanner interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// scanPairs reads every row of rows as a pair of integers.
+func scanPairs(rows rowScanner) ([][2]int64, error) {
 	var out [][2]int64
 	for rows.Next() {
 		var p [2]int64
@@ -85,13 +97,5 @@ func (c pgConn) queryPairs(ctx context.Context, query string, args ...any) ([][2
 		return nil, err
 	}
 	defer rows.Close()
-	var out [][2]int64
-	for rows.Next() {
-		var p [2]int64
-		if err := rows.Scan(&p[0], &p[1]); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return scanPairs(rows)
 }
