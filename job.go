@@ -586,7 +586,8 @@ func (j *job) stop() {
 	j.stopEvent = nil
 	j.mu.Unlock()
 	j.cancel(nil) // release the context's resources
-	j.r.retire(j)
+	j.r.remember(j)
+	j.r.forget(j)
 	close(j.done)
 }
 
