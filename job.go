@@ -518,11 +518,11 @@ func (j *job) finish(err error, panicErr *PanicError, canceled bool) {
 	stopTimers(j.timer, j.graceTimer)
 
 	if j.observedLocked() {
-		if j.stallPublished && last.changed(j.tickMark) {
+		if j.stallPublished && last.changed(&j.tickMark) {
 			// It made progress and ended before the next interval saw it.
 			j.publishLocked(j.eventLocked(EventUnstalled, now))
 		}
-		if last.changed(j.published) {
+		if last.changed(&j.published) {
 			j.publishLocked(j.eventLocked(EventProgress, now))
 			j.published = last
 		}
@@ -776,7 +776,7 @@ func (j *job) tick(now time.Time) (stalled bool) {
 	changed := rate != j.cur.rate || eta != j.cur.eta
 	j.cur.rate, j.cur.eta = rate, eta
 	switch limit := j.r.cfg.stallTimeout; {
-	case p.changed(j.tickMark):
+	case p.changed(&j.tickMark):
 		j.tickMark, j.lastChange = p, now
 		if j.cur.stalled {
 			j.cur.stalled, changed, unstalled = false, true, j.stallPublished
@@ -794,7 +794,7 @@ func (j *job) tick(now time.Time) (stalled bool) {
 	if unstalled && j.observedLocked() {
 		j.publishLocked(j.eventLocked(EventUnstalled, now))
 	}
-	if p.changed(j.published) && j.observedLocked() {
+	if p.changed(&j.published) && j.observedLocked() {
 		j.publishLocked(j.eventLocked(EventProgress, now))
 		j.published = p
 	}

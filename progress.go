@@ -175,6 +175,17 @@ func (j *job) messageNow() (string, uint64) {
 // settled one. The progress loop calls it at each interval and finish at
 // the end, so SetMessage's hot path need neither copy nor compare.
 func (j *job) settleMessageLocked() {
+	// settledSet changes only here, under mu, which the caller holds: when
+	// no SetMessage came since, there is nothing to do, and this check,
+	// inlined, costs its callers no frame (they run on the job's
+	// goroutine, whose stack starts small).
+	if j.messageSet.Load() == j.settledSet {
+		return
+	}
+	j.settleNewMessageLocked()
+}
+
+func (j *job) settleNewMessageLocked() {
 	j.msgMu.Lock()
 	defer j.msgMu.Unlock()
 	set := j.messageSet.Load()
@@ -193,7 +204,7 @@ func (j *job) settleMessageLocked() {
 }
 
 // changed reports whether v differs from w in anything a reader sees.
-func (v progressValues) changed(w progressValues) bool {
+func (v *progressValues) changed(w *progressValues) bool {
 	return v.step != w.step || v.total != w.total || v.percent != w.percent ||
 		v.version != w.version || v.metricVersion != w.metricVersion
 }
