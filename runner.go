@@ -271,7 +271,7 @@ func newJobID() (id uuid.UUID, err error) {
 }
 
 // record hands the job's record to the history store. It is a function of
-// its own, never inlined, so that retire's frame, on every job's
+// its own, never inlined, so that remember's frame, on every job's
 // goroutine, does not hold a record: a job's goroutine starts with a small
 // stack, and outgrowing it costs a copy of the whole stack.
 //
@@ -327,8 +327,6 @@ func readableStacks(key string, want map[string]bool) (map[string]string, error)
 func runnerFrame(fn string) bool {
 	return strings.HasPrefix(fn, "github.com/bgjob/bgjob.") || fn == "runtime/pprof.Do"
 }
-
-// newJobID returns a random job id.
 
 // validName reports why name cannot name a job, if it cannot.
 func validName(name string) error {
@@ -391,7 +389,7 @@ func (r *Runner) GetStatus() RunnerStatus {
 	for i, j := range jobs {
 		st.Jobs[i] = j.status()
 		// A listed job that has just ended is not in finished yet (both
-		// were copied under r.mu, and retire moves a job from one to the
+		// were copied under r.mu, and forget moves a job from one to the
 		// other under it): counted here by its state, each job is counted
 		// once, and no count ever steps back.
 		st.Counts[st.Jobs[i].State]++
