@@ -104,9 +104,10 @@ type job struct {
 	// is held, and it is held only to copy or compare a string. messageSet
 	// counts SetMessage calls (written under msgMu, read without it);
 	// settledSet, settledText and messageVersion are the last message the
-	// Runner copied (see settleMessageLocked), which settled publishes to
-	// status readers so that, while no SetMessage came since, they read
-	// the message without the lock.
+	// Runner copied (see settleMessageLocked); they are written only with
+	// both mu and msgMu held, so either lock is enough to read them.
+	// settled publishes them to status readers so that, while no
+	// SetMessage came since, they read the message without a lock.
 	msgMu          sync.Mutex
 	message        string
 	messageSet     atomic.Uint64
