@@ -60,7 +60,11 @@
 // beyond, it gets a reset with a fresh snapshot, never a silent gap. What
 // one stream holds is bounded, whatever its client does: a batch of at
 // most 256 events, shared with every other stream; a write that blocks for
-// longer than the write timeout (WithWriteTimeout) ends the stream. An
+// longer than the write timeout (WithWriteTimeout) ends the stream — as
+// long as the http.ResponseWriter can take a write deadline
+// (http.ResponseController): middleware that wraps the writer must
+// provide Unwrap, or a stalled client holds its stream until its
+// connection dies. An
 // idle stream sends a comment every heartbeat (WithHeartbeat). A stream
 // ends with an event named "end" when nothing more will come: after its
 // job's worker_stopped, or after the Runner shut down.

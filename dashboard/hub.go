@@ -90,21 +90,33 @@ func (h *hub) detach() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.clients--
-	if h.clients > 0 || h.sub == nil {
+	if h.clients > 0 {
+		return
+	}
+	if h.sub == nil {
+		if h.ended {
+			// The Runner shut down and the last stream left: nothing
+			// holds events for no one.
+			h.replay.reset()
+		}
 		return
 	}
 	if h.idleTimeout == 0 {
 		h.stopLocked()
 		return
 	}
-	gen := h.gen
-	h.idle = time.AfterFunc(h.idleTimeout, func() {
+	// The callback acts only if it is still the idle timer: one that
+	// fired while a stream came and went must not cut the new idle
+	// window short.
+	var idle *time.Timer
+	idle = time.AfterFunc(h.idleTimeout, func() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		if h.gen == gen && h.clients == 0 && h.sub != nil {
+		if h.idle == idle && h.clients == 0 && h.sub != nil {
 			h.stopLocked()
 		}
 	})
+	h.idle = idle
 }
 
 // stopLocked ends the subscription; the feeder ends when its channel

@@ -134,7 +134,9 @@ func WithHeartbeat(d time.Duration) Option {
 
 // WithWriteTimeout sets how long one write to a stream may block on a
 // client that does not read (default DefaultWriteTimeout) before the
-// handler ends that stream. It must be positive.
+// handler ends that stream. It must be positive. It takes effect through
+// http.ResponseController's SetWriteDeadline, so a ResponseWriter wrapped
+// by middleware must provide Unwrap.
 func WithWriteTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) error {
 		if d <= 0 {
