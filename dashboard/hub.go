@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -333,6 +334,7 @@ func encodeEvent(ev bgjob.Event, stacks bool) []byte {
 	if !stacks {
 		ev.Stack = ""
 	}
+	ev.Stack = cutStack(ev.Stack)
 	data, err := json.Marshal(ev)
 	if err != nil {
 		// Event's JSON form has no failing case; say so rather than
@@ -345,4 +347,22 @@ func encodeEvent(ev bgjob.Event, stacks bool) []byte {
 	b = append(b, "\ndata: "...)
 	b = append(b, data...)
 	return append(b, "\n\n"...)
+}
+
+// maxFrameStack bounds the stacks one event frame carries: a stall's event
+// holds every goroutine of its job, which can run to megabytes, and one
+// frame must not take the whole replay.
+const maxFrameStack = 64 << 10
+
+// cutStack returns stack cut to maxFrameStack bytes, on a character
+// boundary, saying so.
+func cutStack(stack string) string {
+	if len(stack) <= maxFrameStack {
+		return stack
+	}
+	n := maxFrameStack
+	for n > 0 && !utf8.RuneStart(stack[n]) {
+		n--
+	}
+	return stack[:n] + "\n… (cut at 64 KB: the job's handle has them all)"
 }

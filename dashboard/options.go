@@ -27,7 +27,8 @@ const (
 	DefaultIdleTimeout = 30 * time.Second
 	// replayBytesPerEvent bounds the replay's bytes: a replay of n events
 	// holds at most n times this many bytes of encoded events, whatever
-	// their size (a stall's stacks, a long log line).
+	// their size (a stall's stacks, a long log line), plus the newest
+	// event, whose stacks are cut at 64 KB (maxFrameStack).
 	replayBytesPerEvent = 2 << 10
 )
 

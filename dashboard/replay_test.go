@@ -2,7 +2,9 @@ package dashboard
 
 import (
 	"bytes"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
@@ -57,4 +59,14 @@ func TestReplayBoundsEventsAndBytes(t *testing.T) {
 	assert.Equal(t, rp.head, rp.tail)
 	_, ok = rp.lastSeq(rp.head)
 	assert.False(t, ok)
+}
+
+// An event with megabytes of stacks makes a frame of at most about 64 KB.
+func TestFrameStacksAreCut(t *testing.T) {
+	ev := bgjob.Event{Type: bgjob.EventStalled, Seq: 7, Stack: strings.Repeat("goroutine 1 [running]: é\n", 100_000)}
+	frame := encodeEvent(ev, true)
+	assert.Less(t, len(frame), maxFrameStack+4096)
+	assert.Contains(t, string(frame), "cut at 64 KB")
+	assert.True(t, utf8.Valid(frame))
+	assert.NotContains(t, string(encodeEvent(ev, false)), "goroutine 1")
 }
