@@ -127,3 +127,19 @@ func (e *ShutdownError) Error() string {
 func (e *ShutdownError) Unwrap() error { return e.Err }
 
 func shortID(id uuid.UUID) string { return id.String()[:8] }
+
+// errorText returns err's message. An error is the job's own value, and
+// its Error method the job's code: one that panics (a nil pointer of the
+// job's error type, say) must not take down a status read, an encoding or
+// a log line, so the panic is recovered and the error named instead.
+func errorText(err error) (text string) {
+	if err == nil {
+		return ""
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			text = fmt.Sprintf("%T (its Error method panicked: %v)", err, v)
+		}
+	}()
+	return err.Error()
+}

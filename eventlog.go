@@ -85,7 +85,7 @@ func (e Event) LogAttrs() []slog.Attr {
 	if e.Type == EventComplete {
 		attrs = append(attrs, slog.Duration("duration", e.Duration), slog.Float64("percent", e.Percent))
 		if e.Err != nil {
-			attrs = append(attrs, slog.String("error", e.Err.Error()))
+			attrs = append(attrs, slog.String("error", errorText(e.Err)))
 		}
 	}
 	if e.Type == EventStalled || e.Type == EventAbandoned {

@@ -316,7 +316,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		w.Level, w.Attrs = &level, e.Attrs
 	}
 	if e.Err != nil {
-		w.Error = e.Err.Error()
+		w.Error = errorText(e.Err)
 	}
 	return json.Marshal(w)
 }

@@ -639,3 +639,36 @@ func TestFormatTextKeepsJobStringsOnTheirLine(t *testing.T) {
 		assert.Equal(t, tt.want, bgjob.FormatText(tt.give))
 	}
 }
+
+// nilPointerError's Error method panics on a nil receiver, as a job's own
+// error type may.
+type nilPointerError struct{ msg string }
+
+func (e *nilPointerError) Error() string { return e.msg }
+
+// A job that returns an error whose Error method panics fails as usual,
+// and its status, its events' JSON and their text name the error instead
+// of panicking.
+func TestErrorThatPanicsIsNamed(t *testing.T) {
+	r := newRunner(t)
+	ch := events(t, r, bgjob.WithPolicy(bgjob.Lossless))
+	h := start(t, r, "typed-nil", func(context.Context, *bgjob.Progress) error {
+		var e *nilPointerError
+		return e
+	})
+	require.Error(t, waitJob(t, h))
+	st := h.Status()
+	require.Equal(t, bgjob.StateFailed, st.State)
+	b, err := json.Marshal(st)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), "its Error method panicked")
+	for ev := range ch {
+		if ev.Type == bgjob.EventComplete {
+			assert.Contains(t, bgjob.FormatText(ev), "*bgjob_test.nilPointerError (its Error method panicked")
+			_, err := json.Marshal(ev)
+			require.NoError(t, err)
+			_ = ev.LogAttrs()
+			break
+		}
+	}
+}

@@ -33,7 +33,7 @@ func FormatText(ev Event) string {
 	ev.JobName, ev.WorkerName, ev.Message = oneLine(ev.JobName), oneLine(ev.WorkerName), oneLine(ev.Message)
 	var errText string
 	if ev.Err != nil {
-		errText = oneLine(ev.Err.Error())
+		errText = oneLine(errorText(ev.Err))
 	}
 	var b strings.Builder
 	switch ev.Type {

@@ -196,7 +196,7 @@ func (s JobStatus) wire() jobStatusJSON {
 		Stalled: s.Stalled, Traceback: s.Stack,
 	}
 	if s.Err != nil {
-		w.Error = s.Err.Error()
+		w.Error = errorText(s.Err)
 	}
 	return w
 }
