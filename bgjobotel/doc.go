@@ -14,7 +14,10 @@
 //	}
 //	defer func() {
 //		r.Shutdown(ctx)
-//		<-tel.Done() // every span ended, before tp.Shutdown exports the last ones
+//		select { // every span ended, before tp.Shutdown exports the last ones
+//		case <-tel.Done():
+//		case <-ctx.Done(): // a job that ignores its cancellation keeps Done open
+//		}
 //	}()
 //
 // It is a module of its own, so that bgjob itself depends on no part of

@@ -97,5 +97,5 @@ func causeAttr(cause error) attribute.KeyValue {
 	if cause == nil {
 		return keyCause.String("")
 	}
-	return keyCause.String(cause.Error())
+	return keyCause.String(errText(cause))
 }

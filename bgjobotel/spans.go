@@ -128,7 +128,7 @@ func (t *Telemetry) end(js *jobSpan, st bgjob.JobStatus, at time.Time) {
 // panic's value and stack.
 func recordFailure(span trace.Span, err error, stack string, at time.Time) {
 	typ, msg := fmt.Sprintf("%T", err), errText(err)
-	if pe, ok := errors.AsType[*bgjob.PanicError](err); ok {
+	if pe, ok := panicOf(err); ok {
 		typ, msg = fmt.Sprintf("%T", pe.Value), fmt.Sprint(pe.Value)
 		if stack == "" {
 			stack = string(pe.Stack)
@@ -143,11 +143,30 @@ func recordFailure(span trace.Span, err error, stack string, at time.Time) {
 	span.SetStatus(codes.Error, errText(err))
 }
 
-func errText(err error) string {
+// An error is the job's own value, and its Error method the job's code: a
+// typed nil pointer, say, panics there. The telemetry must not take the
+// process down for it, so such a panic is recovered and named instead.
+func errText(err error) (text string) {
 	if err == nil {
 		return ""
 	}
+	defer func() {
+		if v := recover(); v != nil {
+			text = fmt.Sprintf("%T (its Error method panicked: %v)", err, v)
+		}
+	}()
 	return err.Error()
+}
+
+// panicOf returns the *bgjob.PanicError in err's chain, if there is one;
+// a panic in the chain's own Unwrap methods is taken for none.
+func panicOf(err error) (pe *bgjob.PanicError, ok bool) {
+	defer func() {
+		if recover() != nil {
+			pe, ok = nil, false
+		}
+	}()
+	return errors.AsType[*bgjob.PanicError](err)
 }
 
 // jobEnd is what the span of a job canceled while queued is made of.

@@ -358,3 +358,26 @@ func TestShutdownDeadlineIsTheCause(t *testing.T) {
 		require.Equal(t, bgjob.ErrShutdown.Error(), s.Status().Description)
 	})
 }
+
+// brokenError's Error method panics on a nil receiver, as a job's own
+// error type may.
+type brokenError struct{ msg string }
+
+func (e *brokenError) Error() string { return e.msg }
+
+// A job whose error panics when asked its message fails as usual; the
+// telemetry names the error instead of taking the process down.
+func TestErrorThatPanicsIsNamed(t *testing.T) {
+	g := newRig(t, nil)
+	h, err := g.r.Start(context.Background(), "job", bgjob.JobFunc(func(context.Context, *bgjob.Progress) error {
+		var e *brokenError
+		return e
+	}))
+	require.NoError(t, err)
+	<-h.Done()
+	g.shutdown(t)
+
+	span := g.span(t, "job")
+	require.Equal(t, codes.Error, span.Status().Code)
+	require.Contains(t, span.Status().Description, "*bgjobotel_test.brokenError (its Error method panicked")
+}

@@ -149,14 +149,17 @@ func (t *Telemetry) attach(opts []bgjob.Option) (*bgjob.Runner, error) {
 		return nil, err
 	}
 	t.runner = r // before the callback that reads it can run
+	t.mu.Lock()  // the callback reads sub; Done may start the reader from now on
+	t.sub = sub
+	t.mu.Unlock()
 	reg, err := meter.RegisterCallback(t.observe, inst.observables()...)
 	if err != nil {
 		sub.Close()
 		_ = r.Shutdown(context.Background())
 		return nil, fmt.Errorf("bgjobotel: registering the metric callback: %w", err)
 	}
-	t.mu.Lock() // Done may start the reader from now on
-	t.sub, t.reg = sub, reg
+	t.mu.Lock()
+	t.reg = reg
 	t.mu.Unlock()
 	return r, nil
 }
@@ -165,7 +168,10 @@ func (t *Telemetry) attach(opts []bgjob.Option) (*bgjob.Runner, error) {
 // the Telemetry has read its last event, ended every span and stopped
 // reporting metrics: wait for it after Runner.Shutdown and before shutting
 // the TracerProvider down, so that the last spans are exported. Before
-// NewRunner there is nothing to wait for, and it is never closed.
+// NewRunner there is nothing to wait for, and it is never closed. The
+// Runner closes its event channels only once every job has ended (or was
+// abandoned, see bgjob.WithCancelGrace): wait for Done under a deadline,
+// as for Shutdown.
 func (t *Telemetry) Done() <-chan struct{} {
 	t.mu.Lock()
 	attached := t.sub != nil
@@ -192,7 +198,12 @@ func (t *Telemetry) read() {
 	t.endRemaining()
 	// The Runner's figures no longer change; the callback would keep it
 	// alive as long as the MeterProvider.
-	_ = t.reg.Unregister()
+	t.mu.Lock()
+	reg := t.reg
+	t.mu.Unlock()
+	if reg != nil {
+		_ = reg.Unregister()
+	}
 }
 
 // WatchSubscription adds s's counters (bgjob.Subscription.Stats) to the
