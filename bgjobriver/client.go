@@ -279,7 +279,10 @@ func (c *Client) isClosed() bool {
 // attempt, and another node resumes it from its last checkpoint. Jobs that
 // ignore their cancellation longer than that are left running; their
 // heartbeats stop, so other nodes take them back once the rescue window
-// passes. Close then shuts the local Runner down and closes the database.
+// passes. Close then shuts the local Runner down and closes the database;
+// when jobs were left running, the database closes in the background once
+// they return (closing a pool waits for the connections in use), so that
+// Close itself returns.
 //
 // Close returns nil when every job ended on its own, an error wrapping
 // ctx's error when jobs were handed over. Calling it again returns nil.
@@ -297,6 +300,7 @@ func (c *Client) Close(ctx context.Context) error {
 
 	var errs []error
 	runnerCtx := ctx
+	abandoned := false
 	if c.working {
 		if err := c.river.Stop(ctx); err != nil {
 			hctx, cancel := context.WithTimeout(context.Background(), c.cfg.handOver)
@@ -304,6 +308,7 @@ func (c *Client) Close(ctx context.Context) error {
 			cancel()
 			if herr != nil {
 				close(c.abandon)
+				abandoned = true
 				errs = append(errs, fmt.Errorf("bgjobriver: jobs still running after hand-over, left to other nodes: %w", err))
 			} else {
 				errs = append(errs, fmt.Errorf("bgjobriver: running jobs handed over: %w", err))
@@ -318,6 +323,11 @@ func (c *Client) Close(ctx context.Context) error {
 	if err := c.runner.Shutdown(runnerCtx); err != nil && len(errs) == 0 {
 		errs = append(errs, err)
 	}
-	c.closeDB()
+	if abandoned {
+		// Ends once the jobs left running return their connections.
+		go c.closeDB()
+	} else {
+		c.closeDB()
+	}
 	return errors.Join(errs...)
 }

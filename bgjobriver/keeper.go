@@ -1,6 +1,7 @@
 package bgjobriver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -67,8 +68,14 @@ func (k *keeper) beat() {
 	b, err := json.Marshal(rec)
 	if err != nil {
 		k.c.cfg.logger.Error("bgjobriver: encode status", "job_id", k.a.jobID, "err", err)
+		k.fenceIfStale()
 		return
 	}
+	// A job's message or error may hold a NUL, which JSON escapes as
+	// \u0000 and PostgreSQL's jsonb refuses: every heartbeat would fail
+	// and the node would give the job up. (A literal backslash before
+	// "u0000" in a string becomes "\ufffd" too; only the text changes.)
+	b = bytes.ReplaceAll(b, []byte(`\u0000`), []byte(`\ufffd`))
 	sent := time.Now()
 	qctx, cancel := context.WithTimeout(context.Background(), k.c.queryTimeout())
 	defer cancel()
@@ -87,10 +94,7 @@ func (k *keeper) beat() {
 		}
 	case err != nil:
 		k.c.cfg.logger.Warn("bgjobriver: heartbeat failed", "job_id", k.a.jobID, "err", err)
-		// Stop before any other node may take the job: half the window.
-		if time.Since(k.lastOK) > k.c.cfg.rescueAfter/2 {
-			_ = k.h.Cancel(ErrLeaseLost)
-		}
+		k.fenceIfStale()
 	default:
 		k.lastOK = sent
 		k.apply(cancelJSON, pause, riverCancel)
@@ -120,4 +124,12 @@ func (k *keeper) apply(cancelJSON string, pause, riverCancel bool) {
 // fences itself off (ErrLeaseLost) whatever the statement is doing.
 func (c *Client) queryTimeout() time.Duration {
 	return c.cfg.rescueAfter / 2
+}
+
+// fenceIfStale cancels the job once no heartbeat has been written for half
+// the rescue window: it stops before any other node may take the job.
+func (k *keeper) fenceIfStale() {
+	if time.Since(k.lastOK) > k.c.cfg.rescueAfter/2 {
+		_ = k.h.Cancel(ErrLeaseLost)
+	}
 }
