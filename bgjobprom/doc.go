@@ -72,7 +72,7 @@
 // rest are counted in bgjob_jobs_over_series_limit. Queued and finished
 // jobs have none. A job has at most 4 + bgjob.MaxMetrics series (its
 // metrics are bounded by the Runner), so a scrape holds at most
-// 21 + 7 × subscriptions + WithMaxJobSeries × (4 + bgjob.MaxMetrics)
+// 27 + 7 × subscriptions + WithMaxJobSeries × (4 + bgjob.MaxMetrics)
 // series, however many jobs run, queue or have run. A job's series end
 // with the job: the label job_id makes each run a series of its own, which
 // Prometheus marks stale at the first scrape without it.

@@ -3,6 +3,7 @@ package bgjobriver
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -51,6 +52,9 @@ func (c *Client) sweep(ctx context.Context) error {
 	}
 	for _, p := range pairs {
 		row, err := c.river.JobGet(ctx, p[0])
+		if errors.Is(err, rivertype.ErrNotFound) {
+			continue // deleted since the look: nothing to take back
+		}
 		if err != nil {
 			return err
 		}
