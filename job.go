@@ -417,8 +417,8 @@ func (j *job) dispatchLocked(withInfo bool) bool {
 	}
 	if ready != nil {
 		close(ready)
-	} else {
-		go j.run(nil)
+	} else if !j.r.workers.hand(j) {
+		go j.r.workers.work(j)
 	}
 	j.r.activate(j)
 	return true

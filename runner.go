@@ -30,7 +30,10 @@ import (
 //
 // Make one with NewRunner; the zero value is not usable. All methods are
 // safe for concurrent use. A Runner starts no goroutine until a job starts:
-// each job has its goroutine, which ends when the job returns; while jobs
+// each running job has a goroutine of its own, which, once the job has
+// returned, waits up to a second for the next job to start instead of
+// ending (at most 32 wait; Shutdown ends them), since handing a job to a
+// waiting goroutine costs less than starting one; while jobs
 // run, one more goroutine publishes their progress at the progress
 // interval (and, for a moment, one captures the stacks of stalled jobs);
 // a subscription whose reader falls behind has one goroutine feeding its
@@ -49,7 +52,8 @@ import (
 //  3. the hub's lock, then a subscription's (internal/delivery).
 //
 // Leaves, under which nothing else is taken: job.msgMu (the progress
-// message), the history index's lock, the history recorder's lock. Status
+// message), the history index's lock, the history recorder's lock, the
+// idle workers' lock. Status
 // reads take none of these but msgMu: they read the snapshot each job
 // publishes at each change.
 type Runner struct {
@@ -71,6 +75,7 @@ type Runner struct {
 	closing  chan struct{}
 	allDone  chan struct{}
 	loopDone sync.WaitGroup // the progress loop and stall captures
+	workers  workerPool     // goroutines waiting for the next job
 
 	mu           sync.Mutex // guards the fields below, and job.ticket, holdsSlot, abandoned
 	closed       bool
@@ -561,6 +566,7 @@ func (r *Runner) finalizeIfDoneLocked() bool {
 	}
 	r.finalized = true
 	close(r.allDone)
+	r.workers.close()
 	if r.loopStop != nil {
 		close(r.loopStop)
 		r.loopStop = nil
