@@ -31,6 +31,7 @@ const (
 type workerPool struct {
 	mu      sync.Mutex
 	idle    []*worker // oldest idle first; the newest, last, has the warmest stack
+	alive   int       // worker goroutines, running a job or idle
 	reaper  *time.Timer
 	reaping bool // reaper is armed
 	closed  bool
@@ -83,6 +84,14 @@ func (p *workerPool) endLocked(n int) {
 // while it waits, and ends when none comes in time. A job that called
 // runtime.Goexit ends its goroutine with it (run never returns here).
 func (p *workerPool) work(j *job) {
+	p.mu.Lock()
+	p.alive++
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		p.alive--
+		p.mu.Unlock()
+	}()
 	w := &worker{next: make(chan *job, 1)}
 	for j != nil {
 		j.run(nil)
