@@ -232,6 +232,14 @@ func (t EventType) class() delivery.Class {
 	}
 }
 
+// stamped returns a clone of e that carries seq and folded: e's place in
+// a subscription whose newer events replaced older ones.
+func (e *Event) stamped(seq uint64, folded int) Event {
+	c := e.clone()
+	c.Seq, c.Folded = seq, folded
+	return c
+}
+
 // clone returns a copy of e whose slices are its own, so that readers of
 // one event never share memory.
 func (e *Event) clone() Event {

@@ -518,13 +518,19 @@ func (j *job) finish(err error, panicErr *PanicError, canceled bool) {
 	j.cur.eta = 0
 	stopTimers(j.timer, j.graceTimer)
 
+	// The events of the job's end, when anyone listens, are allocated
+	// together: the last progress, complete, and worker_stopped (filled by
+	// stop).
+	var end *[3]Event
 	if j.observedLocked() {
+		end = new([3]Event)
 		if j.stallPublished && last.changed(&j.tickMark) {
 			// It made progress and ended before the next interval saw it.
 			j.publishLocked(j.eventLocked(EventUnstalled, now))
 		}
 		if last.changed(&j.published) {
-			j.publishLocked(j.eventLocked(EventProgress, now))
+			j.fillEventLocked(&end[0], EventProgress, now)
+			j.publishLocked(&end[0])
 			j.published = last
 		}
 	}
@@ -546,15 +552,12 @@ func (j *job) finish(err error, panicErr *PanicError, canceled bool) {
 		j.cur.threadCPU = threadCPUTime(j.cur.osThreadID)
 	}
 	j.commitLocked()
-	if j.observedLocked() {
-		// worker_stopped follows at once (stop): its event is allocated
-		// with complete's.
-		pair := new([2]Event)
-		ev := &pair[0]
+	if end != nil {
+		ev := &end[1]
 		j.fillEventLocked(ev, EventComplete, now)
 		ev.ThreadCPU, ev.Err, ev.Stack, ev.Paused = j.cur.threadCPU, err, j.cur.stack, j.cur.pausedTotal
 		j.publishLocked(ev)
-		j.stopEvent = &pair[1]
+		j.stopEvent = &end[2]
 	}
 }
 

@@ -65,7 +65,7 @@ func (r *Runner) Subscribe(opts ...SubscribeOption) (*Subscription, error) {
 		Lagged: func(first, last uint64, jobs []uuid.UUID, more bool) Event {
 			return Event{Type: EventLagged, Time: time.Now(), ProcessID: r.pid, LagFirst: first, LagLast: last, LagJobs: jobs, LagMore: more}
 		},
-		Stamp:   func(ev *Event, seq uint64, folded int) { ev.Seq, ev.Folded = seq, folded },
+		Stamped: (*Event).stamped,
 		Clone:   (*Event).clone,
 		OnSpace: r.hub.Signal,
 	})

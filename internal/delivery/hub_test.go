@@ -43,7 +43,7 @@ func TestHubNumbersAndFilters(t *testing.T) {
 func TestHubAdmitWaitsForALosslessReader(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHub()
-		s := New[string](Config[string, item]{Buffer: 0, Backlog: 2, Policy: Lossless, Stamp: stamp, OnSpace: h.Signal})
+		s := New[string](Config[string, item]{Buffer: 0, Backlog: 2, Policy: Lossless, Stamped: stamp, OnSpace: h.Signal})
 		require.True(t, h.Add(s, nil))
 		closing := make(chan struct{})
 		require.NoError(t, h.Admit(context.Background(), closing))
@@ -82,7 +82,7 @@ func TestHubAdmitWaitsForALosslessReader(t *testing.T) {
 func TestHubRemoveLetsAdmitGoOn(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := newHub()
-		s := New[string](Config[string, item]{Buffer: 0, Backlog: 1, Policy: Lossless, Stamp: stamp, OnSpace: h.Signal})
+		s := New[string](Config[string, item]{Buffer: 0, Backlog: 1, Policy: Lossless, Stamped: stamp, OnSpace: h.Signal})
 		require.True(t, h.Add(s, nil))
 		h.Publish("a", Lifecycle, &item{})
 		h.Publish("a", Lifecycle, &item{})

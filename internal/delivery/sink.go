@@ -46,11 +46,14 @@ type Config[K comparable, T any] struct {
 	// keys of the values dropped, at most MaxLagKeys of them; more says
 	// that there were others.
 	Lagged func(first, last uint64, keys []K, more bool) T
-	// Stamp sets, on the copy of v about to be delivered, its sequence
-	// number and how many older values of its key it replaced. A value
-	// that replaces another one takes over its sequence number, so that
-	// the channel delivers sequence numbers in increasing order.
-	Stamp func(v *T, seq uint64, folded int)
+	// Stamped returns the copy of a foldable value v to deliver (made as
+	// Clone makes one), with its sequence number set to seq and the count
+	// of older values of its key it replaced to folded. A value that
+	// replaces another one takes over its sequence number, so that the
+	// channel delivers sequence numbers in increasing order. (It is given
+	// the shared value, not a copy to stamp: a pointer to a copy would
+	// escape, and cost an allocation per value.)
+	Stamped func(v *T, seq uint64, folded int) T
 	// Clone, if set, makes the copy of a value that goes into the
 	// channel, so that each consumer gets values of its own even when a
 	// value holds slices; a plain copy otherwise. (It returns the copy
@@ -513,9 +516,7 @@ func (s *Sink[K, T]) valueOf(e *entry[K, T]) T {
 	case kindLag:
 		return s.cfg.Lagged(e.lag.first, e.lag.last, e.lag.keys, e.lag.more)
 	case kindFold:
-		v := s.copyOf(e.v)
-		s.cfg.Stamp(&v, e.seq, e.folded)
-		return v
+		return s.cfg.Stamped(e.v, e.seq, e.folded)
 	default:
 		return s.copyOf(e.v)
 	}

@@ -27,7 +27,11 @@ func lagged(first, last uint64, keys []string, more bool) item {
 	return item{label: "lag", lag: [2]uint64{first, last}, keys: append([]string(nil), keys...), more: more}
 }
 
-func stamp(v *item, seq uint64, folded int) { v.seq, v.folded = seq, folded }
+func stamp(v *item, seq uint64, folded int) item {
+	c := *v
+	c.seq, c.folded = seq, folded
+	return c
+}
 
 func newSink(buffer, backlog int, p Policy) *Sink[string, item] {
 	return New[string](Config[string, item]{
@@ -35,7 +39,7 @@ func newSink(buffer, backlog int, p Policy) *Sink[string, item] {
 		Backlog: backlog,
 		Policy:  p,
 		Lagged:  lagged,
-		Stamp:   stamp,
+		Stamped: stamp,
 	})
 }
 
@@ -173,7 +177,7 @@ func TestLosslessFullAndOnSpace(t *testing.T) {
 		spaces := 0
 		s := New[string](Config[string, item]{
 			Buffer: 0, Backlog: 2, Policy: Lossless,
-			Stamp:   func(*item, uint64, int) {},
+			Stamped: func(v *item, _ uint64, _ int) item { return *v },
 			OnSpace: func() { mu.Lock(); spaces++; mu.Unlock() },
 		})
 		assert.False(t, s.Full())
@@ -270,7 +274,7 @@ func TestLogsKeepTheirPlaceAndDropOldestFirst(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := New[string](Config[string, item]{
 			Buffer: 0, Backlog: 100, Policy: Lossless, LogBacklog: 3,
-			Stamp: stamp,
+			Stamped: stamp,
 		})
 		s.Push("k", 1, &item{seq: 1, label: "info"})
 		synctest.Wait()
@@ -300,8 +304,8 @@ func TestLogValueDuringALossRunIsLostWithIt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := New[string](Config[string, item]{
 			Buffer: 0, Backlog: 1, Policy: Lagging, LogBacklog: 10,
-			Lagged: lagged,
-			Stamp:  stamp,
+			Lagged:  lagged,
+			Stamped: stamp,
 		})
 		s.Push("k", 1, &item{seq: 1})
 		s.PushLog("k", 2, &item{seq: 2, label: "log"}) // kept: no loss yet
