@@ -646,6 +646,48 @@ func BenchmarkFloorStatus(b *testing.B) {
 	_ = st
 }
 
+// BenchmarkFloorFanOut is the least fanning events out to n readers, each
+// with a channel of its own, can cost: the publisher sends each event
+// value into every reader's buffered channel (one send each, blocking
+// when a channel is full), and each reader receives from its own. ns/op
+// and e2e-ns/sub are as in BenchmarkFanOut.
+func BenchmarkFloorFanOut(b *testing.B) {
+	for _, n := range []int{1, 8, 64} {
+		b.Run(fmt.Sprintf("subs=%d", n), func(b *testing.B) {
+			chans := make([]chan Event, n)
+			var got atomic.Int64
+			var readers sync.WaitGroup
+			for i := range chans {
+				chans[i] = make(chan Event, DefaultBuffer)
+				readers.Add(1)
+				go func(c <-chan Event) {
+					defer readers.Done()
+					for range c {
+						got.Add(1)
+					}
+				}(chans[i])
+			}
+			ev := &Event{Type: EventInfo, JobID: uuid.New(), JobName: "bench"}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for _, c := range chans {
+					c <- *ev
+				}
+			}
+			for got.Load() < int64(b.N*n) {
+				runtime.Gosched()
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "e2e-ns/sub")
+			for _, c := range chans {
+				close(c)
+			}
+			readers.Wait()
+		})
+	}
+}
+
 // BenchmarkFanOut delivers events to 1, 8 and 64 subscribers that each
 // read everything. ns/op is per event, from its publication until every
 // subscriber received it; publish-ns/sub is what each subscriber adds to

@@ -140,8 +140,8 @@ type Sink[K comparable, T any] struct {
 	held atomic.Int64
 
 	mu        sync.Mutex
-	q         ring.Queue[entry[K, T]]
-	logs      ring.Queue[logEntry[T]] // merged with q by sequence number
+	q         ring.Chain[entry[K, T]]
+	logs      ring.Chain[logEntry[T]] // merged with q by sequence number
 	newest    map[K]uint64            // position in q of each key's newest entry, while folds > 0 or it is a fold
 	folds     int                     // kindFold entries in q
 	lastLag   uint64                  // position in q of the newest lag notice, plus one
