@@ -165,6 +165,13 @@ func (j *job) messageNow() (string, uint64) {
 	if m.set == j.messageSet.Load() {
 		return m.text, m.version
 	}
+	return j.messageUnsettled()
+}
+
+// messageUnsettled is messageNow while a SetMessage came since the last
+// settling: a function of its own, so that messageNow's fast path is
+// inlined into status reads.
+func (j *job) messageUnsettled() (string, uint64) {
 	j.msgMu.Lock()
 	defer j.msgMu.Unlock()
 	return j.message, j.messageVersion
