@@ -376,7 +376,7 @@ func BenchmarkEventDelivery(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		r.hub.Publish(id, delivery.Lifecycle, ev)
+		r.hub.Publish(id, delivery.Topic(ev.Type), delivery.Lifecycle, ev)
 	}
 	for got.Load() < int64(b.N) {
 		runtime.Gosched()
@@ -718,7 +718,7 @@ func BenchmarkFanOut(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			for i := 0; i < b.N; i++ {
-				r.hub.Publish(id, delivery.Lifecycle, ev)
+				r.hub.Publish(id, delivery.Topic(ev.Type), delivery.Lifecycle, ev)
 			}
 			published := time.Since(start)
 			for got.Load() < int64(b.N*n) {

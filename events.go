@@ -232,28 +232,27 @@ func (t EventType) class() delivery.Class {
 	}
 }
 
-// stamped returns a clone of e that carries seq and folded: e's place in
-// a subscription whose newer events replaced older ones.
-func (e *Event) stamped(seq uint64, folded int) Event {
-	c := e.clone()
-	c.Seq, c.Folded = seq, folded
-	return c
+// stamped returns e as one reader receives it: with its slices its own,
+// its sequence number, and how many of the job's older events it
+// replaced in that reader's subscription.
+func (e Event) stamped(seq uint64, folded int) Event {
+	e.own()
+	e.Seq, e.Folded = seq, folded
+	return e
 }
 
-// clone returns a copy of e whose slices are its own, so that readers of
-// one event never share memory.
-func (e *Event) clone() Event {
-	c := *e
+// own gives e slices of its own, so that readers of one event never
+// share memory.
+func (e *Event) own() {
 	if e.Attrs != nil {
-		c.Attrs = slices.Clone(e.Attrs)
+		e.Attrs = slices.Clone(e.Attrs)
 	}
 	if e.LagJobs != nil {
-		c.LagJobs = slices.Clone(e.LagJobs)
+		e.LagJobs = slices.Clone(e.LagJobs)
 	}
 	if e.Metrics != nil {
-		c.Metrics = slices.Clone(e.Metrics)
+		e.Metrics = slices.Clone(e.Metrics)
 	}
-	return c
 }
 
 // eventJSON is the wire form of an Event. Its names follow the original

@@ -168,9 +168,6 @@ type job struct {
 	log             *slog.Logger // made on first use
 	// idText is the id's text, kept for the job's pprof label.
 	idText [36]byte
-	// stopEvent is worker_stopped's event, allocated with complete's and
-	// filled by stop; nil when complete was not published.
-	stopEvent  *Event
 	timer      *time.Timer // the timeout, while the job runs
 	graceTimer *time.Timer // see WithCancelGrace
 }
@@ -321,18 +318,23 @@ func (j *job) progressLocked() progressValues {
 }
 
 // eventLocked returns an event of type t for the job, with the job's
-// identity, state and progress as of now. Events travel by pointer inside
-// the package and must not change once published: one event is shared
-// by every subscription, and copied for each reader.
-func (j *job) eventLocked(t EventType, now time.Time) *Event {
-	ev := new(Event)
-	j.fillEventLocked(ev, t, now)
+// identity, state and progress as of now. An event is built on the
+// publisher's stack: the hub copies it to the heap only for subscribers
+// that must keep it (see delivery.Hub.Publish).
+func (j *job) eventLocked(t EventType, now time.Time) (ev Event) {
+	j.fillEventLocked(&ev, t, now)
 	return ev
 }
 
+// publishNewLocked publishes an event of type t as of now.
+func (j *job) publishNewLocked(t EventType, now time.Time) {
+	var ev Event
+	j.fillEventLocked(&ev, t, now)
+	j.publishLocked(&ev)
+}
+
 // fillEventLocked makes *ev, a zero event not yet published, what
-// eventLocked returns. Events that are always published together are
-// allocated together, and filled in turn.
+// eventLocked returns.
 func (j *job) fillEventLocked(ev *Event, t EventType, now time.Time) {
 	// Field by field, as in fillStatus: a composite literal would be built
 	// in this frame and copied, and this runs on the job's goroutine,
@@ -366,7 +368,7 @@ func (j *job) fillEventLocked(ev *Event, t EventType, now time.Time) {
 
 // publishLocked publishes ev to the Runner's subscribers.
 func (j *job) publishLocked(ev *Event) {
-	j.r.hub.Publish(j.id, ev.Type.class(), ev)
+	j.r.hub.Publish(j.id, delivery.Topic(ev.Type), ev.Type.class(), ev)
 }
 
 // observedLocked reports whether anyone listens, so that a job nobody
@@ -406,14 +408,9 @@ func (j *job) dispatchLocked(withInfo bool) bool {
 	j.commitLocked()
 	if j.observedLocked() {
 		if withInfo {
-			pair := new([2]Event)
-			j.fillEventLocked(&pair[0], EventInfo, now)
-			j.publishLocked(&pair[0])
-			j.fillEventLocked(&pair[1], EventWorkerStarted, now)
-			j.publishLocked(&pair[1])
-		} else {
-			j.publishLocked(j.eventLocked(EventWorkerStarted, now))
+			j.publishNewLocked(EventInfo, now)
 		}
+		j.publishNewLocked(EventWorkerStarted, now)
 	}
 	if ready != nil {
 		close(ready)
@@ -518,19 +515,13 @@ func (j *job) finish(err error, panicErr *PanicError, canceled bool) {
 	j.cur.eta = 0
 	stopTimers(j.timer, j.graceTimer)
 
-	// The events of the job's end, when anyone listens, are allocated
-	// together: the last progress, complete, and worker_stopped (filled by
-	// stop).
-	var end *[3]Event
 	if j.observedLocked() {
-		end = new([3]Event)
 		if j.stallPublished && last.changed(&j.tickMark) {
 			// It made progress and ended before the next interval saw it.
-			j.publishLocked(j.eventLocked(EventUnstalled, now))
+			j.publishNewLocked(EventUnstalled, now)
 		}
 		if last.changed(&j.published) {
-			j.fillEventLocked(&end[0], EventProgress, now)
-			j.publishLocked(&end[0])
+			j.publishNewLocked(EventProgress, now)
 			j.published = last
 		}
 	}
@@ -552,13 +543,19 @@ func (j *job) finish(err error, panicErr *PanicError, canceled bool) {
 		j.cur.threadCPU = threadCPUTime(j.cur.osThreadID)
 	}
 	j.commitLocked()
-	if end != nil {
-		ev := &end[1]
-		j.fillEventLocked(ev, EventComplete, now)
-		ev.ThreadCPU, ev.Err, ev.Stack, ev.Paused = j.cur.threadCPU, err, j.cur.stack, j.cur.pausedTotal
-		j.publishLocked(ev)
-		j.stopEvent = &end[2]
+	if j.observedLocked() {
+		j.publishCompleteLocked(now, err)
 	}
+}
+
+// publishCompleteLocked publishes the complete event of a job that ended
+// with err. It is a function of its own so that its event is on the stack
+// only while it is published.
+func (j *job) publishCompleteLocked(now time.Time, err error) {
+	var ev Event
+	j.fillEventLocked(&ev, EventComplete, now)
+	ev.ThreadCPU, ev.Err, ev.Stack, ev.Paused = j.cur.threadCPU, err, j.cur.stack, j.cur.pausedTotal
+	j.publishLocked(&ev)
 }
 
 func returnInput(s State) lifecycle.Input {
@@ -580,14 +577,8 @@ func (j *job) stop() {
 	j.stopped = true
 	j.commitLocked()
 	if j.observedLocked() {
-		ev := j.stopEvent
-		if ev == nil {
-			ev = new(Event) // a subscriber came after complete
-		}
-		j.fillEventLocked(ev, EventWorkerStopped, time.Now())
-		j.publishLocked(ev)
+		j.publishNewLocked(EventWorkerStopped, time.Now())
 	}
-	j.stopEvent = nil
 	j.mu.Unlock()
 	j.cancel(nil) // release the context's resources
 	j.r.remember(j)
@@ -620,8 +611,8 @@ func (j *job) cancelWith(cause error) error {
 		if j.observedLocked() {
 			ev := j.eventLocked(EventComplete, now)
 			ev.Err = cause
-			j.publishLocked(ev)
-			j.publishLocked(j.eventLocked(EventWorkerStopped, now))
+			j.publishLocked(&ev)
+			j.publishNewLocked(EventWorkerStopped, now)
 		}
 		j.mu.Unlock()
 		j.cancel(cause)
@@ -670,7 +661,7 @@ func (j *job) abandonNow() {
 	if j.observedLocked() {
 		ev := j.eventLocked(EventAbandoned, time.Now())
 		ev.Message = "still running " + FormatDuration(j.r.cfg.cancelGrace) + " after it was canceled"
-		j.publishLocked(ev)
+		j.publishLocked(&ev)
 	}
 	j.mu.Unlock()
 	j.r.abandon(j)
@@ -709,7 +700,7 @@ func (j *job) resume() error {
 	// The resumed event and point are read before anything wakes the job,
 	// so that they show where it paused, not a step it took after.
 	var p progressValues
-	var ev *Event
+	var ev Event // its Type is set when there is one to publish
 	if emit == lifecycle.EmitResumed {
 		p = j.readProgress()
 		if j.observedLocked() {
@@ -722,8 +713,8 @@ func (j *job) resume() error {
 	j.commitLocked()
 	if emit == lifecycle.EmitResumed {
 		j.addStateLocked(now, TimelineResumed, p)
-		if ev != nil {
-			j.publishLocked(ev)
+		if ev.Type != 0 {
+			j.publishLocked(&ev)
 		}
 	}
 	return nil
@@ -740,7 +731,7 @@ func (j *job) park() {
 		j.addStateLocked(now, TimelinePaused, j.readProgress())
 		j.commitLocked()
 		if j.observedLocked() {
-			j.publishLocked(j.eventLocked(EventPaused, now))
+			j.publishNewLocked(EventPaused, now)
 		}
 	case lifecycle.Paused:
 		// Another goroutine of the job parked first; wait with it.
@@ -796,10 +787,10 @@ func (j *job) tick(now time.Time) (stalled bool) {
 		j.commitLocked() // before the events that tell of it
 	}
 	if unstalled && j.observedLocked() {
-		j.publishLocked(j.eventLocked(EventUnstalled, now))
+		j.publishNewLocked(EventUnstalled, now)
 	}
 	if p.changed(&j.published) && j.observedLocked() {
-		j.publishLocked(j.eventLocked(EventProgress, now))
+		j.publishNewLocked(EventProgress, now)
 		j.published = p
 	}
 	return stalled
@@ -837,7 +828,7 @@ func (j *job) publishStalled(now time.Time, stack string) {
 		ev := j.eventLocked(EventStalled, now)
 		ev.Message = "no progress for " + FormatDuration(now.Sub(j.lastChange))
 		ev.Stack = stack
-		j.publishLocked(ev)
+		j.publishLocked(&ev)
 	}
 }
 

@@ -290,7 +290,7 @@ func (j *job) writeLog(ctx context.Context, rec LogRecord) {
 		if j.observedLocked() {
 			ev := j.eventLocked(EventLog, rec.Time)
 			ev.Level, ev.Message, ev.Attrs = rec.Level, rec.Message, rec.Attrs
-			j.publishLocked(ev)
+			j.publishLocked(&ev)
 		}
 	}
 	j.mu.Unlock()

@@ -106,7 +106,7 @@ func NewRunner(opts ...Option) (*Runner, error) {
 	r := &Runner{
 		cfg:      cfg,
 		pid:      os.Getpid(),
-		hub:      delivery.NewHub[uuid.UUID](func(ev *Event, seq uint64) { ev.Seq = seq }),
+		hub:      delivery.NewHub[uuid.UUID, Event](),
 		recent:   history.New[uuid.UUID, *job](cfg.historyLimit),
 		closing:  make(chan struct{}),
 		allDone:  make(chan struct{}),
@@ -236,10 +236,10 @@ func (r *Runner) Start(ctx context.Context, name string, work Job, opts ...JobOp
 		j.cur.queuedAt = now
 		j.commitLocked()
 		if j.observedLocked() {
-			j.publishLocked(j.eventLocked(EventInfo, now))
+			j.publishNewLocked(EventInfo, now)
 			ev := j.eventLocked(EventQueued, now)
 			ev.QueuePosition = position
-			j.publishLocked(ev)
+			j.publishLocked(&ev)
 		}
 		return &j.handle, nil
 	}

@@ -65,8 +65,7 @@ func (r *Runner) Subscribe(opts ...SubscribeOption) (*Subscription, error) {
 		Lagged: func(first, last uint64, jobs []uuid.UUID, more bool) Event {
 			return Event{Type: EventLagged, Time: time.Now(), ProcessID: r.pid, LagFirst: first, LagLast: last, LagJobs: jobs, LagMore: more}
 		},
-		Stamped: (*Event).stamped,
-		Clone:   (*Event).clone,
+		Stamped: Event.stamped,
 		OnSpace: r.hub.Signal,
 	})
 	accept := acceptFunc(cfg)
@@ -111,18 +110,19 @@ func (r *Runner) Subscribe(opts ...SubscribeOption) (*Subscription, error) {
 
 // acceptFunc returns the filter of a subscription: which events it
 // receives, and after which one it is over.
-func acceptFunc(cfg subscriptionConfig) func(uuid.UUID, *Event) (bool, bool) {
+func acceptFunc(cfg subscriptionConfig) delivery.Filter[uuid.UUID] {
 	if cfg.job == uuid.Nil && len(cfg.types) == 0 {
 		return nil
 	}
-	return func(id uuid.UUID, ev *Event) (ok, last bool) {
+	return func(id uuid.UUID, topic delivery.Topic) (ok, last bool) {
+		t := EventType(topic)
 		if cfg.job != uuid.Nil {
 			if id != cfg.job {
 				return false, false
 			}
-			last = ev.Type == EventWorkerStopped
+			last = t == EventWorkerStopped
 		}
-		if len(cfg.types) > 0 && !slices.Contains(cfg.types, ev.Type) {
+		if len(cfg.types) > 0 && !slices.Contains(cfg.types, t) {
 			return false, last
 		}
 		return true, last

@@ -22,6 +22,10 @@ const (
 	Log
 )
 
+// Topic is what a Hub's filters (see Add) know of a value besides its
+// key: its type, say.
+type Topic uint8
+
 // ErrClosed is returned by Admit when the Hub is finished while a caller
 // waits.
 var ErrClosed = errors.New("delivery: hub finished")
@@ -33,12 +37,14 @@ var ErrClosed = errors.New("delivery: hub finished")
 // Lock order: a Hub's lock is taken before any of its Sinks' locks, and
 // never while the caller waits for a consumer.
 type Hub[K comparable, T any] struct {
-	stamp func(v *T, seq uint64) // sets a value's sequence number
-
 	mu       sync.Mutex
 	seq      uint64
 	members  []member[K, T]
 	finished bool
+
+	// slab is where the values Sinks keep are copied, keptSlab at a
+	// time (see keep).
+	slab []T
 
 	observers atomic.Int32 // len(members), read without the lock
 	lossless  atomic.Int32 // Lossless members
@@ -52,12 +58,18 @@ type member[K comparable, T any] struct {
 	// accept says whether the Sink receives a value, and whether that
 	// value is its last: the Sink then finishes and leaves the Hub. Nil
 	// accepts everything.
-	accept func(key K, v *T) (ok, last bool)
+	accept Filter[K]
+	// keep tells, during a Publish, that the Sink must keep the value.
+	keep bool
 }
 
-// NewHub returns a Hub that numbers values with stamp.
-func NewHub[K comparable, T any](stamp func(v *T, seq uint64)) *Hub[K, T] {
-	return &Hub[K, T]{stamp: stamp}
+// Filter says whether a Sink receives a value of key and topic, and
+// whether that value is its last.
+type Filter[K comparable] func(key K, topic Topic) (ok, last bool)
+
+// NewHub returns a Hub.
+func NewHub[K comparable, T any]() *Hub[K, T] {
+	return &Hub[K, T]{}
 }
 
 // Add makes s receive every value published from now on that accept
@@ -65,13 +77,13 @@ func NewHub[K comparable, T any](stamp func(v *T, seq uint64)) *Hub[K, T] {
 // the last, s finishes and leaves the Hub. It reports false, and adds
 // nothing, once the Hub is finished. The Sink should be made with OnSpace
 // set to the Hub's Signal so that Admit hears when it makes room.
-func (h *Hub[K, T]) Add(s *Sink[K, T], accept func(key K, v *T) (ok, last bool)) bool {
+func (h *Hub[K, T]) Add(s *Sink[K, T], accept Filter[K]) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.finished {
 		return false
 	}
-	h.members = append(h.members, member[K, T]{s, accept})
+	h.members = append(h.members, member[K, T]{sink: s, accept: accept})
 	h.observers.Store(int32(len(h.members)))
 	if s.cfg.Policy == Lossless {
 		h.lossless.Add(1)
@@ -105,40 +117,80 @@ func (h *Hub[K, T]) Remove(s *Sink[K, T]) {
 // being built may miss it, as it misses everything published before it.
 func (h *Hub[K, T]) Observed() bool { return h.observers.Load() > 0 }
 
-// Publish numbers v and queues it, by class, in every Sink that accepts
-// it. It never waits for a consumer. v must not change afterwards.
-func (h *Hub[K, T]) Publish(key K, class Class, v *T) {
+// Publish numbers v and delivers it, by class, to every Sink that
+// accepts it. It never waits for a consumer. v is not kept: each Sink
+// whose channel takes v at once gets its copy now (Sink.Offer), and
+// those that must keep v behind their channel share one copy of it made
+// on the heap (keep), so that v may live on the caller's stack and,
+// while every reader keeps up, a value costs no allocation.
+func (h *Hub[K, T]) Publish(key K, topic Topic, class Class, v *T) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.seq++
-	h.stamp(v, h.seq)
-	done := 0
-	for i, m := range h.members {
+	seq := h.seq
+	done, keep := 0, false
+	for i := range h.members {
+		m := &h.members[i]
 		ok, last := true, false
 		if m.accept != nil {
-			ok, last = m.accept(key, v)
+			ok, last = m.accept(key, topic)
 		}
-		if ok {
-			switch class {
-			case Foldable:
-				m.sink.PushFold(key, h.seq, v)
-			case Log:
-				m.sink.PushLog(key, h.seq, v)
-			default:
-				m.sink.Push(key, h.seq, v)
-			}
-		}
+		m.keep = ok && !m.sink.Offer(key, seq, class, v)
+		keep = keep || m.keep
 		if last {
-			m.sink.Finish()
-			h.members[i].sink = nil
 			done++
 		}
 	}
+	if keep {
+		kept := h.keep(v)
+		for i := range h.members {
+			if m := &h.members[i]; m.keep {
+				m.keep = false
+				switch class {
+				case Foldable:
+					m.sink.PushFold(key, seq, kept)
+				case Log:
+					m.sink.PushLog(key, seq, kept)
+				default:
+					m.sink.Push(key, seq, kept)
+				}
+			}
+		}
+	}
 	if done > 0 {
+		// The Sinks whose last value this was finish, after it.
+		for i := range h.members {
+			m := &h.members[i]
+			if m.accept == nil {
+				continue
+			}
+			if _, last := m.accept(key, topic); last {
+				m.sink.Finish()
+				m.sink = nil
+			}
+		}
 		h.members = slices.DeleteFunc(h.members, func(m member[K, T]) bool { return m.sink == nil })
 		h.observers.Store(int32(len(h.members)))
 		h.lossless.Store(int32(h.countLossless()))
 	}
+}
+
+// keptSlab is how many kept values share one allocation: a reader that
+// falls behind costs an allocation per keptSlab values rather than per
+// value. A slab is freed once none of its values is held any more; until
+// the Hub has used all of it, it also holds on to up to keptSlab-1 values
+// already delivered (their strings, say).
+const keptSlab = 16
+
+// keep returns a copy of v, on the heap, for Sinks to keep.
+func (h *Hub[K, T]) keep(v *T) *T {
+	if len(h.slab) == 0 {
+		h.slab = make([]T, keptSlab)
+	}
+	kept := &h.slab[0]
+	h.slab = h.slab[1:]
+	*kept = *v
+	return kept
 }
 
 func (h *Hub[K, T]) countLossless() int {
@@ -213,6 +265,7 @@ func (h *Hub[K, T]) Finish() {
 	members := h.members
 	h.members = nil
 	h.finished = true
+	h.slab = nil
 	h.observers.Store(0)
 	h.lossless.Store(0)
 	h.mu.Unlock()

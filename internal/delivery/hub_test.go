@@ -11,7 +11,7 @@ import (
 )
 
 func newHub() *Hub[string, item] {
-	return NewHub[string](func(v *item, seq uint64) { v.seq = seq })
+	return NewHub[string, item]()
 }
 
 func TestHubNumbersAndFilters(t *testing.T) {
@@ -19,12 +19,12 @@ func TestHubNumbersAndFilters(t *testing.T) {
 	all := newSink(16, 100, Lagging)
 	onlyA := newSink(16, 100, Lagging)
 	require.True(t, h.Add(all, nil))
-	require.True(t, h.Add(onlyA, func(key string, _ *item) (bool, bool) { return key == "a", false }))
+	require.True(t, h.Add(onlyA, func(key string, _ Topic) (bool, bool) { return key == "a", false }))
 	assert.True(t, h.Observed())
-	h.Publish("a", Lifecycle, &item{label: "a1"})
-	h.Publish("b", Lifecycle, &item{label: "b1"})
-	h.Publish("a", Foldable, &item{label: "a2"})
-	h.Publish("a", Log, &item{label: "a3"})
+	h.Publish("a", 0, Lifecycle, &item{label: "a1"})
+	h.Publish("b", 0, Lifecycle, &item{label: "b1"})
+	h.Publish("a", 0, Foldable, &item{label: "a2"})
+	h.Publish("a", 0, Log, &item{label: "a3"})
 	h.Finish()
 	var seqs []uint64
 	for _, v := range drain(all) {
@@ -48,7 +48,7 @@ func TestHubAdmitWaitsForALosslessReader(t *testing.T) {
 		closing := make(chan struct{})
 		require.NoError(t, h.Admit(context.Background(), closing))
 		for range 3 {
-			h.Publish("a", Lifecycle, &item{})
+			h.Publish("a", 0, Lifecycle, &item{})
 		}
 		synctest.Wait()
 
@@ -66,8 +66,8 @@ func TestHubAdmitWaitsForALosslessReader(t *testing.T) {
 		require.NoError(t, <-admitted)
 
 		// A deadline and the hub's end both stop the wait.
-		h.Publish("a", Lifecycle, &item{})
-		h.Publish("a", Lifecycle, &item{})
+		h.Publish("a", 0, Lifecycle, &item{})
+		h.Publish("a", 0, Lifecycle, &item{})
 		synctest.Wait()
 		ctx, cancel := context.WithCancelCause(context.Background())
 		cause := errors.New("gave up")
@@ -84,8 +84,8 @@ func TestHubRemoveLetsAdmitGoOn(t *testing.T) {
 		h := newHub()
 		s := New[string](Config[string, item]{Buffer: 0, Backlog: 1, Policy: Lossless, Stamped: stamp, OnSpace: h.Signal})
 		require.True(t, h.Add(s, nil))
-		h.Publish("a", Lifecycle, &item{})
-		h.Publish("a", Lifecycle, &item{})
+		h.Publish("a", 0, Lifecycle, &item{})
+		h.Publish("a", 0, Lifecycle, &item{})
 		synctest.Wait()
 		admitted := make(chan error, 1)
 		go func() { admitted <- h.Admit(context.Background(), nil) }()
@@ -97,17 +97,68 @@ func TestHubRemoveLetsAdmitGoOn(t *testing.T) {
 	})
 }
 
+// topicEnd is the topic of a sink's last value in the hub's tests.
+const topicEnd Topic = 1
+
 func TestHubLastValueFinishesTheSink(t *testing.T) {
 	h := newHub()
 	s := newSink(16, 100, Lossless)
-	require.True(t, h.Add(s, func(key string, v *item) (bool, bool) { return key == "a", v.label == "end" }))
-	h.Publish("a", Lifecycle, &item{label: "start"})
-	h.Publish("a", Lifecycle, &item{label: "end"})
+	require.True(t, h.Add(s, func(key string, topic Topic) (bool, bool) { return key == "a", topic == topicEnd }))
+	h.Publish("a", 0, Lifecycle, &item{label: "start"})
+	h.Publish("a", topicEnd, Lifecycle, &item{label: "end"})
 	assert.False(t, h.Observed(), "the sink left the hub")
-	h.Publish("a", Lifecycle, &item{label: "after"})
+	h.Publish("a", 0, Lifecycle, &item{label: "after"})
 	var labels []string
 	for v := range s.C() { // closed after its last value
 		labels = append(labels, v.label)
 	}
 	assert.Equal(t, []string{"start", "end"}, labels)
+}
+
+func TestHubKeepsACopyNotTheValue(t *testing.T) {
+	h := newHub()
+	fast := newSink(16, 100, Lossless) // takes values at once
+	slow := newSink(0, 100, Lossless)  // no reader yet: keeps them
+	require.True(t, h.Add(fast, nil))
+	require.True(t, h.Add(slow, nil))
+	v := item{label: "first"}
+	h.Publish("a", 0, Lifecycle, &v)
+	v.label = "changed" // the publisher's own value, reused
+	h.Publish("a", 0, Foldable, &v)
+	v.label = "changed again"
+	h.Finish()
+	for name, s := range map[string]*Sink[string, item]{"fast": fast, "slow": slow} {
+		var labels []string
+		for _, got := range drain(s) {
+			labels = append(labels, got.label)
+		}
+		assert.Equal(t, []string{"first", "changed"}, labels, name)
+	}
+}
+
+func TestHubAllocatesOnlyForValuesKept(t *testing.T) {
+	h := newHub()
+	s := newSink(1, 1<<20, Lossless)
+	require.True(t, h.Add(s, nil))
+	v := item{label: "v"}
+	taken := testing.AllocsPerRun(1000, func() {
+		h.Publish("a", 0, Lifecycle, &v)
+		<-s.C()
+	})
+	assert.Zero(t, taken, "a value the channel takes at once is not copied to the heap")
+
+	// A reader that does not read: every value is kept, keptSlab to an
+	// allocation, besides the queue's own blocks (32 entries each) and
+	// the pump's start.
+	const n = 100 * keptSlab
+	published := 0
+	kept := testing.AllocsPerRun(1, func() {
+		for range n {
+			h.Publish("a", 0, Lifecycle, &v)
+			published++
+		}
+	})
+	assert.LessOrEqual(t, kept/n, 1.0/keptSlab+1.0/16+1.0/32, "%v allocations for %d values kept", kept, n)
+	h.Finish()
+	assert.Len(t, drain(s), published)
 }

@@ -10,6 +10,9 @@
 //
 // Values are pushed by pointer and must not change afterwards: one value is
 // shared by every Sink it is pushed to, and copied only into the channel.
+// Offer delivers a value straight into the channel when nothing waits
+// ahead of it, without keeping it, so that a value the channel takes at
+// once need not be on the heap at all.
 package delivery
 
 import (
@@ -46,20 +49,16 @@ type Config[K comparable, T any] struct {
 	// keys of the values dropped, at most MaxLagKeys of them; more says
 	// that there were others.
 	Lagged func(first, last uint64, keys []K, more bool) T
-	// Stamped returns the copy of a foldable value v to deliver (made as
-	// Clone makes one), with its sequence number set to seq and the count
-	// of older values of its key it replaced to folded. A value that
+	// Stamped returns the copy of v that the channel receives: a copy of
+	// the reader's own (whose slices, say, are not shared with other
+	// readers), with its sequence number set to seq and the count of
+	// older values of its key it replaced to folded. A value that
 	// replaces another one takes over its sequence number, so that the
-	// channel delivers sequence numbers in increasing order. (It is given
-	// the shared value, not a copy to stamp: a pointer to a copy would
-	// escape, and cost an allocation per value.)
-	Stamped func(v *T, seq uint64, folded int) T
-	// Clone, if set, makes the copy of a value that goes into the
-	// channel, so that each consumer gets values of its own even when a
-	// value holds slices; a plain copy otherwise. (It returns the copy
-	// rather than filling one it is given: a pointer given to a function
-	// value escapes, and would cost an allocation per value.)
-	Clone func(v *T) T
+	// channel delivers sequence numbers in increasing order. It is given
+	// and returns values, not pointers: a pointer handed to a function
+	// value escapes, and a value published from its publisher's stack
+	// (see Offer) would then cost an allocation each.
+	Stamped func(v T, seq uint64, folded int) T
 	// OnSpace, if set, is called (without locks held) when a Lossless
 	// Sink's backlog falls below its bound.
 	OnSpace func()
@@ -175,7 +174,7 @@ func (s *Sink[K, T]) C() <-chan T { return s.out }
 func (s *Sink[K, T]) Push(key K, seq uint64, v *T) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.takenLocked(v) {
+	if s.takenLocked(seq, v) {
 		return
 	}
 	if s.cfg.Policy == Lagging && s.fullLocked() {
@@ -198,7 +197,7 @@ func (s *Sink[K, T]) Push(key K, seq uint64, v *T) {
 func (s *Sink[K, T]) PushLog(key K, seq uint64, v *T) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.takenLocked(v) {
+	if s.takenLocked(seq, v) {
 		return
 	}
 	if s.losingLocked() {
@@ -241,17 +240,13 @@ func (s *Sink[K, T]) PushFold(key K, seq uint64, v *T) {
 	if s.closed || s.finishing {
 		return
 	}
-	if pos, ok := s.newest[key]; ok && pos >= s.lastLag {
-		// A value after the newest lag notice can be replaced without
-		// changing what that notice says was lost.
-		if e := s.q.At(pos); e != nil && e.kind == kindFold {
-			e.v = v
-			e.folded++
-			s.stats.Coalesced++
-			return
-		}
+	if e := s.replaceableLocked(key); e != nil {
+		e.v = v
+		e.folded++
+		s.stats.Coalesced++
+		return
 	}
-	if s.trySendLocked(v) {
+	if s.trySendLocked(seq, v) {
 		return
 	}
 	counted := s.cfg.Policy == Lagging
@@ -261,6 +256,38 @@ func (s *Sink[K, T]) PushFold(key K, seq uint64, v *T) {
 	}
 	s.newest[key] = s.appendLocked(entry[K, T]{kind: kindFold, counted: counted, key: key, seq: seq, v: v})
 	s.folds++
+}
+
+// replaceableLocked returns the queued entry a foldable value of key
+// would replace, or nil: the key's newest entry, if it is foldable and
+// after the newest lag notice (so that replacing it does not change what
+// that notice says was lost).
+func (s *Sink[K, T]) replaceableLocked(key K) *entry[K, T] {
+	if pos, ok := s.newest[key]; ok && pos >= s.lastLag {
+		if e := s.q.At(pos); e != nil && e.kind == kindFold {
+			return e
+		}
+	}
+	return nil
+}
+
+// Offer delivers v, a value of key with sequence number seq, straight
+// into the channel if it can go there now — nothing is held ahead of it
+// and the channel has room — and reports whether v needs nothing more:
+// delivered, or not wanted (the Sink takes no more values). Otherwise it
+// does nothing, and the caller pushes v with the method of its class
+// (Push, PushFold, PushLog) as a value on the heap. Offer does not keep
+// v, so v may live on the caller's stack.
+func (s *Sink[K, T]) Offer(key K, seq uint64, class Class, v *T) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.finishing {
+		return true
+	}
+	if class == Foldable && s.replaceableLocked(key) != nil {
+		return false // v replaces a queued value: it must be kept
+	}
+	return s.trySendLocked(seq, v)
 }
 
 // Full reports whether the backlog has reached its bound.
@@ -317,30 +344,26 @@ func (s *Sink[K, T]) Close() {
 
 // takenLocked reports whether v needs no queueing: the Sink takes no more
 // values, or v went straight into the channel.
-func (s *Sink[K, T]) takenLocked(v *T) bool {
-	return s.closed || s.finishing || s.trySendLocked(v)
+func (s *Sink[K, T]) takenLocked(seq uint64, v *T) bool {
+	return s.closed || s.finishing || s.trySendLocked(seq, v)
 }
 
 // trySendLocked hands v straight to the channel when nothing is held ahead
 // of it and the channel has room.
-func (s *Sink[K, T]) trySendLocked(v *T) bool {
+func (s *Sink[K, T]) trySendLocked(seq uint64, v *T) bool {
 	if s.q.Len() > 0 || s.logs.Len() > 0 || s.held.Load() > 0 {
 		return false
 	}
+	if c := cap(s.out); c > 0 && len(s.out) == c {
+		return false // full, so no reader waits: spare making the copy
+	}
 	select {
-	case s.out <- s.copyOf(v):
+	case s.out <- s.cfg.Stamped(*v, seq, 0):
 		s.delivered.Add(1)
 		return true
 	default:
 		return false
 	}
-}
-
-func (s *Sink[K, T]) copyOf(v *T) T {
-	if s.cfg.Clone != nil {
-		return s.cfg.Clone(v)
-	}
-	return *v
 }
 
 func (s *Sink[K, T]) appendLocked(e entry[K, T]) uint64 {
@@ -432,7 +455,7 @@ func (s *Sink[K, T]) pump() {
 			// that log values keep their place among the others.
 			if lg := s.logs.At(s.logs.Head()); lg != nil {
 				if e := s.q.At(s.q.Head()); e == nil || lg.seq < e.seq {
-					batch = append(batch, entry[K, T]{kind: kindValue, v: lg.v})
+					batch = append(batch, entry[K, T]{kind: kindValue, seq: lg.seq, v: lg.v})
 					s.logs.Pop()
 					continue
 				}
@@ -515,10 +538,8 @@ func (s *Sink[K, T]) valueOf(e *entry[K, T]) T {
 	switch e.kind {
 	case kindLag:
 		return s.cfg.Lagged(e.lag.first, e.lag.last, e.lag.keys, e.lag.more)
-	case kindFold:
-		return s.cfg.Stamped(e.v, e.seq, e.folded)
 	default:
-		return s.copyOf(e.v)
+		return s.cfg.Stamped(*e.v, e.seq, e.folded)
 	}
 }
 

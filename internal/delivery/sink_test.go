@@ -27,10 +27,9 @@ func lagged(first, last uint64, keys []string, more bool) item {
 	return item{label: "lag", lag: [2]uint64{first, last}, keys: append([]string(nil), keys...), more: more}
 }
 
-func stamp(v *item, seq uint64, folded int) item {
-	c := *v
-	c.seq, c.folded = seq, folded
-	return c
+func stamp(v item, seq uint64, folded int) item {
+	v.seq, v.folded = seq, folded
+	return v
 }
 
 func newSink(buffer, backlog int, p Policy) *Sink[string, item] {
@@ -123,12 +122,16 @@ func TestLatestAfterDeliveryIsQueuedAgain(t *testing.T) {
 func TestLaggingDropsAndNamesTheRange(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newSink(0, 3, Lagging)
-		for i := uint64(1); i <= 10; i++ {
+		s.Push("k", 1, &item{seq: 1})
+		// The pump takes 1 and waits for a reader with it: what comes
+		// next stays queued, where a notice can be extended.
+		synctest.Wait()
+		for i := uint64(2); i <= 10; i++ {
 			s.Push("k", i, &item{seq: i})
 		}
 		synctest.Wait()
 		st := s.Stats()
-		// 1..3 fill the backlog before the pump takes any; 4..10 are lost
+		// 1..3 fill the backlog (1 in the pump's hands); 4..10 are lost
 		// under one notice.
 		assert.Equal(t, uint64(7), st.Lost)
 		assert.Equal(t, uint64(1), st.Lags)
@@ -177,7 +180,7 @@ func TestLosslessFullAndOnSpace(t *testing.T) {
 		spaces := 0
 		s := New[string](Config[string, item]{
 			Buffer: 0, Backlog: 2, Policy: Lossless,
-			Stamped: func(v *item, _ uint64, _ int) item { return *v },
+			Stamped: func(v item, _ uint64, _ int) item { return v },
 			OnSpace: func() { mu.Lock(); spaces++; mu.Unlock() },
 		})
 		assert.False(t, s.Full())
@@ -308,6 +311,7 @@ func TestLogValueDuringALossRunIsLostWithIt(t *testing.T) {
 			Stamped: stamp,
 		})
 		s.Push("k", 1, &item{seq: 1})
+		synctest.Wait() // the pump holds 1, waiting for a reader: the rest stays queued
 		s.PushLog("k", 2, &item{seq: 2, label: "log"}) // kept: no loss yet
 		s.Push("k", 3, &item{seq: 3})                  // lost
 		s.PushLog("l", 4, &item{seq: 4, label: "log"}) // lost with the run, its key named
