@@ -167,7 +167,7 @@ type job struct {
 	logs            ring.Queue[LogRecord]
 	log             *slog.Logger // made on first use
 	// idText is the id's text, kept for the job's pprof label.
-	idText [36]byte
+	idText     [36]byte
 	timer      *time.Timer // the timeout, while the job runs
 	graceTimer *time.Timer // see WithCancelGrace
 }

@@ -311,7 +311,7 @@ func TestLogValueDuringALossRunIsLostWithIt(t *testing.T) {
 			Stamped: stamp,
 		})
 		s.Push("k", 1, &item{seq: 1})
-		synctest.Wait() // the pump holds 1, waiting for a reader: the rest stays queued
+		synctest.Wait()                                // the pump holds 1, waiting for a reader: the rest stays queued
 		s.PushLog("k", 2, &item{seq: 2, label: "log"}) // kept: no loss yet
 		s.Push("k", 3, &item{seq: 3})                  // lost
 		s.PushLog("l", 4, &item{seq: 4, label: "log"}) // lost with the run, its key named
