@@ -59,8 +59,6 @@ type member[K comparable, T any] struct {
 	// value is its last: the Sink then finishes and leaves the Hub. Nil
 	// accepts everything.
 	accept Filter[K]
-	// keep tells, during a Publish, that the Sink must keep the value.
-	keep bool
 }
 
 // Filter says whether a Sink receives a value of key and topic, and
@@ -119,56 +117,42 @@ func (h *Hub[K, T]) Observed() bool { return h.observers.Load() > 0 }
 
 // Publish numbers v and delivers it, by class, to every Sink that
 // accepts it. It never waits for a consumer. v is not kept: each Sink
-// whose channel takes v at once gets its copy now (Sink.Offer), and
-// those that must keep v behind their channel share one copy of it made
-// on the heap (keep), so that v may live on the caller's stack and,
-// while every reader keeps up, a value costs no allocation.
+// whose channel takes v at once gets its copy now, and those that must
+// keep v behind their channel share one copy of it made on the heap
+// (keep), so that v may live on the caller's stack and, while every
+// reader keeps up, a value costs no allocation.
 func (h *Hub[K, T]) Publish(key K, topic Topic, class Class, v *T) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.seq++
 	seq := h.seq
-	done, keep := 0, false
+	var kept *T
+	done := 0
 	for i := range h.members {
 		m := &h.members[i]
 		ok, last := true, false
 		if m.accept != nil {
 			ok, last = m.accept(key, topic)
 		}
-		m.keep = ok && !m.sink.Offer(key, seq, class, v)
-		keep = keep || m.keep
+		if ok {
+			s := m.sink
+			s.mu.Lock()
+			if !s.offerLocked(key, seq, class, v) {
+				if kept == nil {
+					kept = h.keep(v)
+				}
+				s.keepLocked(key, seq, class, kept)
+			}
+			s.mu.Unlock()
+		}
 		if last {
+			// The Sink's last value: it finishes, and leaves the Hub.
+			m.sink.Finish()
+			m.sink = nil
 			done++
 		}
 	}
-	if keep {
-		kept := h.keep(v)
-		for i := range h.members {
-			if m := &h.members[i]; m.keep {
-				m.keep = false
-				switch class {
-				case Foldable:
-					m.sink.PushFold(key, seq, kept)
-				case Log:
-					m.sink.PushLog(key, seq, kept)
-				default:
-					m.sink.Push(key, seq, kept)
-				}
-			}
-		}
-	}
 	if done > 0 {
-		// The Sinks whose last value this was finish, after it.
-		for i := range h.members {
-			m := &h.members[i]
-			if m.accept == nil {
-				continue
-			}
-			if _, last := m.accept(key, topic); last {
-				m.sink.Finish()
-				m.sink = nil
-			}
-		}
 		h.members = slices.DeleteFunc(h.members, func(m member[K, T]) bool { return m.sink == nil })
 		h.observers.Store(int32(len(h.members)))
 		h.lossless.Store(int32(h.countLossless()))

@@ -10,9 +10,10 @@
 //
 // Values are pushed by pointer and must not change afterwards: one value is
 // shared by every Sink it is pushed to, and copied only into the channel.
-// Offer delivers a value straight into the channel when nothing waits
-// ahead of it, without keeping it, so that a value the channel takes at
-// once need not be on the heap at all.
+// A Hub hands a Sink a value it does not keep (see offerLocked), and a
+// copy on the heap only when the channel cannot take the value at once,
+// so that a value a reader keeping up receives need not be on the heap at
+// all.
 package delivery
 
 import (
@@ -172,11 +173,35 @@ func (s *Sink[K, T]) C() <-chan T { return s.out }
 // before it. seq is v's sequence number; it names v in a lag notice if v
 // is dropped. v is never replaced.
 func (s *Sink[K, T]) Push(key K, seq uint64, v *T) {
+	s.put(key, seq, Lifecycle, v)
+}
+
+// put delivers v, a value of key of the given class, at once if it can
+// (offerLocked), and otherwise keeps it (keepLocked).
+func (s *Sink[K, T]) put(key K, seq uint64, class Class, v *T) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.takenLocked(seq, v) {
-		return
+	if !s.offerLocked(key, seq, class, v) {
+		s.keepLocked(key, seq, class, v)
 	}
+}
+
+// keepLocked keeps v, a value of key of the given class that offerLocked
+// could not deliver at once, behind the channel: v must then stay as it
+// is until delivered.
+func (s *Sink[K, T]) keepLocked(key K, seq uint64, class Class, v *T) {
+	switch class {
+	case Foldable:
+		s.foldLocked(key, seq, v)
+	case Log:
+		s.logLocked(key, seq, v)
+	default:
+		s.queueLocked(key, seq, v)
+	}
+}
+
+// queueLocked is Push's keeping.
+func (s *Sink[K, T]) queueLocked(key K, seq uint64, v *T) {
 	if s.cfg.Policy == Lagging && s.fullLocked() {
 		s.dropLocked(key, seq)
 		return
@@ -195,11 +220,11 @@ func (s *Sink[K, T]) Push(key K, seq uint64, v *T) {
 // dropped to make room, so a reader that falls behind loses old log lines
 // first and never loses anything else for them.
 func (s *Sink[K, T]) PushLog(key K, seq uint64, v *T) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.takenLocked(seq, v) {
-		return
-	}
+	s.put(key, seq, Log, v)
+}
+
+// logLocked is PushLog's keeping.
+func (s *Sink[K, T]) logLocked(key K, seq uint64, v *T) {
 	if s.losingLocked() {
 		// A log value kept now would break the run of losses that the
 		// newest notice names (see dropLocked), and each loss after it
@@ -235,18 +260,16 @@ type logEntry[T any] struct {
 // bounds a Lossless Sink: foldable values do not count against its
 // backlog.
 func (s *Sink[K, T]) PushFold(key K, seq uint64, v *T) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed || s.finishing {
-		return
-	}
+	s.put(key, seq, Foldable, v)
+}
+
+// foldLocked is PushFold's keeping: it replaces the value v folds into,
+// or queues v.
+func (s *Sink[K, T]) foldLocked(key K, seq uint64, v *T) {
 	if e := s.replaceableLocked(key); e != nil {
 		e.v = v
 		e.folded++
 		s.stats.Coalesced++
-		return
-	}
-	if s.trySendLocked(seq, v) {
 		return
 	}
 	counted := s.cfg.Policy == Lagging
@@ -271,16 +294,14 @@ func (s *Sink[K, T]) replaceableLocked(key K) *entry[K, T] {
 	return nil
 }
 
-// Offer delivers v, a value of key with sequence number seq, straight
-// into the channel if it can go there now — nothing is held ahead of it
-// and the channel has room — and reports whether v needs nothing more:
-// delivered, or not wanted (the Sink takes no more values). Otherwise it
-// does nothing, and the caller pushes v with the method of its class
-// (Push, PushFold, PushLog) as a value on the heap. Offer does not keep
-// v, so v may live on the caller's stack.
-func (s *Sink[K, T]) Offer(key K, seq uint64, class Class, v *T) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// offerLocked delivers v, a value of key with sequence number seq,
+// straight into the channel if it can go there now — nothing is held
+// ahead of it and the channel has room — and reports whether v needs
+// nothing more: delivered, or not wanted (the Sink takes no more values).
+// Otherwise it does nothing, and the caller keeps a value on the heap
+// that v is a copy of (keepLocked) without letting go of the lock. It
+// does not keep v, so v may live on the caller's stack.
+func (s *Sink[K, T]) offerLocked(key K, seq uint64, class Class, v *T) bool {
 	if s.closed || s.finishing {
 		return true
 	}
@@ -340,12 +361,6 @@ func (s *Sink[K, T]) Close() {
 	if !s.pumping {
 		close(s.out)
 	}
-}
-
-// takenLocked reports whether v needs no queueing: the Sink takes no more
-// values, or v went straight into the channel.
-func (s *Sink[K, T]) takenLocked(seq uint64, v *T) bool {
-	return s.closed || s.finishing || s.trySendLocked(seq, v)
 }
 
 // trySendLocked hands v straight to the channel when nothing is held ahead
