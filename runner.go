@@ -132,8 +132,8 @@ func NewRunner(opts ...Option) (*Runner, error) {
 	return r, nil
 }
 
-// Start starts work in a new goroutine under the given name and returns at
-// once with its handle; it does not wait for the job. With a free worker
+// Start starts work in a goroutine of its own under the given name and
+// returns at once with its handle; it does not wait for the job. With a free worker
 // slot the job is running and alive when Start returns, and its info and
 // worker_started events are published. With WithMaxRunning jobs already
 // running, the job is queued instead (StateQueued, an EventQueued) and

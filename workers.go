@@ -92,9 +92,12 @@ func (p *workerPool) work(j *job) {
 		p.alive--
 		p.mu.Unlock()
 	}()
-	w := &worker{next: make(chan *job, 1)}
+	var w *worker // made when it first waits: a job that runs long costs none
 	for j != nil {
 		j.run(nil)
+		if w == nil {
+			w = &worker{next: make(chan *job, 1)}
+		}
 		j = p.wait(w)
 	}
 }
