@@ -34,6 +34,10 @@ import (
 // succeeded even if it was canceled on the way: it finished its work.
 // A panic in Run is recovered and reported as a failure with a
 // *PanicError holding the panic value and the stack.
+//
+// Run's goroutine may run other jobs after it returns: a job that locks
+// its OS thread (runtime.LockOSThread) must unlock it before returning,
+// or be started with the LockOSThread option, whose thread ends with it.
 type Job interface {
 	Run(ctx context.Context, p *Progress) error
 }
@@ -414,7 +418,7 @@ func (j *job) dispatchLocked(withInfo bool) bool {
 	}
 	if ready != nil {
 		close(ready)
-	} else if !j.r.workers.hand(j) {
+	} else if !j.r.workers.hand(j, now) {
 		go j.r.workers.work(j)
 	}
 	j.r.activate(j)

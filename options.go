@@ -422,7 +422,9 @@ func WithTypes(types ...EventType) SubscribeOption {
 // LockOSThread runs the job on an OS thread of its own
 // (runtime.LockOSThread) for its whole run. Its status and events then
 // report the thread's id and, on Linux, the thread's CPU time. The thread
-// exits with the job, so that nothing the job did to it outlives the job.
+// exits with the job, so that nothing the job did to it outlives the job:
+// use it for a job that changes its thread (its namespace, say), since
+// the goroutine of a job started without it goes on to run other jobs.
 func LockOSThread() JobOption {
 	return jobOption(func(c *jobConfig) error {
 		c.lockThread = true

@@ -31,9 +31,9 @@ import (
 // Make one with NewRunner; the zero value is not usable. All methods are
 // safe for concurrent use. A Runner starts no goroutine until a job starts:
 // each running job has a goroutine of its own, which, once the job has
-// returned, waits up to a second for the next job to start instead of
-// ending (at most 32 wait; Shutdown ends them), since handing a job to a
-// waiting goroutine costs less than starting one; while jobs
+// returned, waits up to a tenth of a second for the next job to start
+// instead of ending (at most 32 wait; Shutdown ends them), since handing
+// a job to a waiting goroutine costs less than starting one; while jobs
 // run, one more goroutine publishes their progress at the progress
 // interval (and, for a moment, one captures the stacks of stalled jobs);
 // a subscription whose reader falls behind has one goroutine feeding its

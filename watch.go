@@ -11,7 +11,8 @@ const stallCaptureEvery = time.Second
 // progressLoop publishes the progress of working jobs at every interval,
 // detects stalls and samples the process's resources. It ends at the
 // first tick that finds no working job, or when stop is closed at
-// shutdown, so a Runner with nothing to run has no goroutine. Queued jobs
+// shutdown, so a Runner with nothing to run has no goroutine (its idle
+// workers end as soon: see workers.go). Queued jobs
 // cost it nothing: it visits only the jobs that have a worker.
 func (r *Runner) progressLoop(stop <-chan struct{}) {
 	defer r.loopDone.Done()

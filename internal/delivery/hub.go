@@ -43,8 +43,10 @@ type Hub[K comparable, T any] struct {
 	finished bool
 
 	// slab is where the values Sinks keep are copied, keptSlab at a
-	// time (see keep).
-	slab []T
+	// time (see keep); idlePublishes counts the values published since
+	// one was last kept.
+	slab          []T
+	idlePublishes int
 
 	observers atomic.Int32 // len(members), read without the lock
 	lossless  atomic.Int32 // Lossless members
@@ -100,6 +102,9 @@ func (h *Hub[K, T]) Remove(s *Sink[K, T]) {
 	}
 	h.members = slices.Delete(h.members, i, i+1)
 	h.observers.Store(int32(len(h.members)))
+	if len(h.members) == 0 {
+		h.slab = nil // see keptSlab
+	}
 	lossless := s.cfg.Policy == Lossless
 	if lossless {
 		h.lossless.Add(-1)
@@ -138,10 +143,14 @@ func (h *Hub[K, T]) Publish(key K, topic Topic, class Class, v *T) {
 			s := m.sink
 			s.mu.Lock()
 			if !s.offerLocked(key, seq, class, v) {
-				if kept == nil {
-					kept = h.keep(v)
+				var held *T // nil for a value the Sink counts lost
+				if s.storesLocked(key, class) {
+					if kept == nil {
+						kept = h.keep(v)
+					}
+					held = kept
 				}
-				s.keepLocked(key, seq, class, kept)
+				s.keepLocked(key, seq, class, held)
 			}
 			s.mu.Unlock()
 		}
@@ -152,18 +161,33 @@ func (h *Hub[K, T]) Publish(key K, topic Topic, class Class, v *T) {
 			done++
 		}
 	}
+	if kept == nil {
+		h.idlePublishes++
+		if h.idlePublishes >= keptSlab {
+			// Readers have caught up: let the slab go, with the values
+			// it still holds that were delivered long ago.
+			h.slab = nil
+		}
+	} else {
+		h.idlePublishes = 0
+	}
 	if done > 0 {
 		h.members = slices.DeleteFunc(h.members, func(m member[K, T]) bool { return m.sink == nil })
 		h.observers.Store(int32(len(h.members)))
 		h.lossless.Store(int32(h.countLossless()))
+		if len(h.members) == 0 {
+			h.slab = nil
+		}
 	}
 }
 
 // keptSlab is how many kept values share one allocation: a reader that
 // falls behind costs an allocation per keptSlab values rather than per
 // value. A slab is freed once none of its values is held any more; until
-// the Hub has used all of it, it also holds on to up to keptSlab-1 values
-// already delivered (their strings, say).
+// the Hub has used all of it, or keptSlab values in a row were published
+// that no Sink kept, or the last Sink left, it also holds on to up to
+// keptSlab-1 values already delivered (and what they refer to: strings,
+// errors, log attributes).
 const keptSlab = 16
 
 // keep returns a copy of v, on the heap, for Sinks to keep.

@@ -162,3 +162,42 @@ func TestHubAllocatesOnlyForValuesKept(t *testing.T) {
 	h.Finish()
 	assert.Len(t, drain(s), published)
 }
+
+func TestHubCopiesNothingALaggingSinkLoses(t *testing.T) {
+	h := newHub()
+	s := newSink(0, 1, Lagging) // no reader: one value fills it
+	require.True(t, h.Add(s, nil))
+	v := item{label: "v"}
+	h.Publish("a", 0, Lifecycle, &v) // kept: the pump holds it
+	allocs := testing.AllocsPerRun(100, func() {
+		h.Publish("a", 0, Lifecycle, &v) // lost, named in one notice
+	})
+	assert.Zero(t, allocs, "a value that is lost is not copied")
+	assert.Positive(t, s.Stats().Lost)
+	s.Close()
+}
+
+func TestHubLetsTheSlabGoWhenReadersCatchUp(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHub()
+		s := newSink(1, 100, Lossless)
+		require.True(t, h.Add(s, nil))
+		v := item{label: "v"}
+		h.Publish("a", 0, Lifecycle, &v) // into the channel
+		h.Publish("a", 0, Lifecycle, &v) // the channel is full: kept
+		h.mu.Lock()
+		assert.NotNil(t, h.slab)
+		h.mu.Unlock()
+		<-s.C()
+		<-s.C()
+		synctest.Wait() // the pump has delivered all and ended
+		for range keptSlab {
+			h.Publish("a", 0, Lifecycle, &v) // the channel takes each at once
+			<-s.C()
+		}
+		h.mu.Lock()
+		assert.Nil(t, h.slab, "no slab, nor the delivered values it held, is kept")
+		h.mu.Unlock()
+		h.Finish()
+	})
+}

@@ -1,19 +1,20 @@
 // Package delivery moves values from producers that must never block to one
 // consumer that reads a channel at its own pace.
 //
-// A Sink sits between the Runner and one subscriber. Producers call Push,
-// PushFold and PushLog; each returns at once whatever the consumer does. Values the
+// A Sink sits between the Runner and one subscriber. A Hub publishes each
+// value to its Sinks (or a producer calls a Sink's Push, PushFold and
+// PushLog); either returns at once whatever the consumer does. Values the
 // channel cannot take right now wait in a queue whose size the Sink bounds
 // according to its policy, and one goroutine per Sink (the pump) feeds the
 // channel from that queue. The pump runs only while the queue is not empty,
 // so an idle or caught-up subscriber costs no goroutine.
 //
-// Values are pushed by pointer and must not change afterwards: one value is
-// shared by every Sink it is pushed to, and copied only into the channel.
-// A Hub hands a Sink a value it does not keep (see offerLocked), and a
-// copy on the heap only when the channel cannot take the value at once,
-// so that a value a reader keeping up receives need not be on the heap at
-// all.
+// A value a Sink keeps is held by pointer and must not change afterwards:
+// the Hub makes one copy of a published value on the heap, shared by every
+// Sink that keeps it, and each reader gets a copy of its own from the
+// channel. A Sink whose channel takes a published value at once keeps
+// nothing (see offerLocked), so a value that every reader takes at once
+// need not be on the heap at all.
 package delivery
 
 import (
@@ -58,7 +59,7 @@ type Config[K comparable, T any] struct {
 	// channel delivers sequence numbers in increasing order. It is given
 	// and returns values, not pointers: a pointer handed to a function
 	// value escapes, and a value published from its publisher's stack
-	// (see Offer) would then cost an allocation each.
+	// (see Hub.Publish) would then cost an allocation each.
 	Stamped func(v T, seq uint64, folded int) T
 	// OnSpace, if set, is called (without locks held) when a Lossless
 	// Sink's backlog falls below its bound.
@@ -182,13 +183,33 @@ func (s *Sink[K, T]) put(key K, seq uint64, class Class, v *T) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.offerLocked(key, seq, class, v) {
+		if !s.storesLocked(key, class) {
+			v = nil
+		}
 		s.keepLocked(key, seq, class, v)
+	}
+}
+
+// storesLocked reports whether a value of key of the given class that
+// offerLocked could not deliver is to be held, rather than counted lost (a
+// Lagging Sink whose backlog is full): a value to be lost need not be
+// copied. The answer is given once and keepLocked follows it, since the
+// pump lowers the backlog without the lock.
+func (s *Sink[K, T]) storesLocked(key K, class Class) bool {
+	switch class {
+	case Foldable:
+		return s.replaceableLocked(key) != nil || s.cfg.Policy != Lagging || !s.fullLocked()
+	case Log:
+		return !s.losingLocked()
+	default:
+		return s.cfg.Policy != Lagging || !s.fullLocked()
 	}
 }
 
 // keepLocked keeps v, a value of key of the given class that offerLocked
 // could not deliver at once, behind the channel: v must then stay as it
-// is until delivered.
+// is until delivered. v is nil when storesLocked reported false: the
+// value is then counted lost.
 func (s *Sink[K, T]) keepLocked(key K, seq uint64, class Class, v *T) {
 	switch class {
 	case Foldable:
@@ -202,7 +223,7 @@ func (s *Sink[K, T]) keepLocked(key K, seq uint64, class Class, v *T) {
 
 // queueLocked is Push's keeping.
 func (s *Sink[K, T]) queueLocked(key K, seq uint64, v *T) {
-	if s.cfg.Policy == Lagging && s.fullLocked() {
+	if v == nil {
 		s.dropLocked(key, seq)
 		return
 	}
@@ -225,7 +246,7 @@ func (s *Sink[K, T]) PushLog(key K, seq uint64, v *T) {
 
 // logLocked is PushLog's keeping.
 func (s *Sink[K, T]) logLocked(key K, seq uint64, v *T) {
-	if s.losingLocked() {
+	if v == nil {
 		// A log value kept now would break the run of losses that the
 		// newest notice names (see dropLocked), and each loss after it
 		// would queue a notice of its own, past the backlog bound: it is
@@ -266,6 +287,10 @@ func (s *Sink[K, T]) PushFold(key K, seq uint64, v *T) {
 // foldLocked is PushFold's keeping: it replaces the value v folds into,
 // or queues v.
 func (s *Sink[K, T]) foldLocked(key K, seq uint64, v *T) {
+	if v == nil {
+		s.dropLocked(key, seq)
+		return
+	}
 	if e := s.replaceableLocked(key); e != nil {
 		e.v = v
 		e.folded++
@@ -273,10 +298,6 @@ func (s *Sink[K, T]) foldLocked(key K, seq uint64, v *T) {
 		return
 	}
 	counted := s.cfg.Policy == Lagging
-	if counted && s.fullLocked() {
-		s.dropLocked(key, seq)
-		return
-	}
 	s.newest[key] = s.appendLocked(entry[K, T]{kind: kindFold, counted: counted, key: key, seq: seq, v: v})
 	s.folds++
 }

@@ -4,8 +4,8 @@ import "unsafe"
 
 // Chain is a FIFO queue, like Queue, kept as a chain of fixed-size blocks
 // instead of one buffer: it grows by a block without copying what it
-// holds, and gives each block back as soon as it is drained, keeping one
-// spare for the next. It suits a queue whose length swings between empty
+// holds, and gives each block back as soon as it is drained, keeping a
+// few spares (maxSpares) for the next. It suits a queue whose length swings between empty
 // and large (a subscriber's backlog), where a Queue would copy everything
 // at each doubling and grow again from small after each drain. The zero
 // value is an empty queue; a Chain must not be copied once used.
