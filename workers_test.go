@@ -206,3 +206,20 @@ func TestAnIdleWorkerCarriesNoLabels(t *testing.T) {
 		assert.Empty(t, found)
 	})
 }
+
+func TestAWorkerTakesJobsFromItsOwnSideOfABubble(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		assert.True(t, inBubble(time.Now()), "a bubble's clock has no monotonic reading")
+	})
+	require.False(t, inBubble(time.Now()))
+
+	var p workerPool
+	outside := &worker{next: make(chan *job, 1)}
+	p.idle = append(p.idle, outside)
+	j := &job{}
+	assert.False(t, p.hand(j, time.Now().Round(0)), "a job started in a bubble goes to no worker from outside")
+	assert.Len(t, p.idle, 1)
+	assert.True(t, p.hand(j, time.Now()))
+	assert.Same(t, j, <-outside.next)
+	assert.Empty(t, p.idle)
+}
