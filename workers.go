@@ -33,12 +33,14 @@ const (
 // workerPool is the Runner's idle workers. Its lock is a leaf: nothing is
 // locked while it is held.
 //
-// Each worker keeps its own timer and is the only one to touch it, as
-// each of the Runner's goroutines owns its timers (a timer made in a
-// synctest bubble must not be touched from outside it). The timer is
-// armed once and left armed while the worker runs jobs: waiting costs a
-// worker no timer operation, and a timer that fired meanwhile is armed
-// again for what is left of the worker's idle time.
+// Each worker has a timer of its own (time.AfterFunc), made by the worker,
+// so that its callback runs where the worker does (a timer or a channel
+// made in a synctest bubble must not be used from outside it). Waiting
+// costs a worker no timer operation: the timer, armed at the worker's
+// first wait, is left to fire; when it does, it ends the worker if it has
+// been idle for idleWorkerTimeout, arms itself again for the rest of the
+// worker's idle time if it has been idle for less, and disarms itself if
+// the worker is running a job, for its next wait to arm again.
 type workerPool struct {
 	mu     sync.Mutex
 	idle   []*worker // the most recently idle last: its stack is the warmest
@@ -48,13 +50,17 @@ type workerPool struct {
 
 // worker is one goroutine that runs jobs one after another.
 type worker struct {
-	next      chan *job // the next job; nil to end
-	timer     *time.Timer
-	idleSince time.Time
+	next chan *job // the next job; nil to end
 	// bubbled tells that the worker runs in a synctest bubble: it takes
 	// jobs started in one only, and its goroutine and channel are the
 	// bubble's, which no goroutine outside may use.
 	bubbled bool
+	timer   *time.Timer
+
+	// Guarded by the pool's lock.
+	idleSince time.Time
+	armed     bool // the timer will fire
+	ended     bool // the goroutine has ended or is ending
 }
 
 // inBubble reports whether now, just read from time.Now, was read in a
@@ -88,10 +94,16 @@ func (p *workerPool) close() {
 	defer p.mu.Unlock()
 	p.closed = true
 	for i, w := range p.idle {
-		w.next <- nil
+		p.endLocked(w)
 		p.idle[i] = nil
 	}
 	p.idle = nil
+}
+
+// endLocked tells w, taken from the idle list, to end.
+func (p *workerPool) endLocked(w *worker) {
+	w.ended = true
+	w.next <- nil
 }
 
 // work is a worker's goroutine: it runs j, then the jobs it is handed
@@ -103,20 +115,34 @@ func (p *workerPool) work(j *job) {
 	p.mu.Unlock()
 	var w *worker // made when it first waits: a job that runs long costs none
 	defer func() {
+		p.mu.Lock()
+		p.alive--
+		if w != nil {
+			w.ended = true
+		}
+		p.mu.Unlock()
 		if w != nil && w.timer != nil {
 			w.timer.Stop()
 		}
-		p.mu.Lock()
-		p.alive--
-		p.mu.Unlock()
 	}()
 	for j != nil {
 		j.run(nil)
 		if w == nil {
+			if !p.room() {
+				return // after a burst, most workers end: spare making them
+			}
 			w = &worker{next: make(chan *job, 1)}
 		}
 		j = p.wait(w)
 	}
+}
+
+// room reports whether a worker may wait now. wait looks again: this is
+// only so that a worker about to end makes nothing first.
+func (p *workerPool) room() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.closed && len(p.idle) < maxIdleWorkers
 }
 
 // wait makes w idle and returns the job it is handed, or nil when it
@@ -126,38 +152,46 @@ func (p *workerPool) wait(w *worker) *job {
 	// The previous job's goroutine labels (restored by pprof.Do to those
 	// of the context Start was given) do not belong to a worker at rest.
 	pprof.SetGoroutineLabels(context.Background())
-	w.idleSince = time.Now()
-	if w.timer == nil {
-		w.timer = time.NewTimer(idleWorkerTimeout)
-		w.bubbled = inBubble(w.idleSince)
-	}
+	now := time.Now()
 	p.mu.Lock()
 	if p.closed || len(p.idle) >= maxIdleWorkers {
 		p.mu.Unlock()
 		return nil
 	}
+	w.idleSince = now
 	p.idle = append(p.idle, w)
-	p.mu.Unlock()
-	for {
-		select {
-		case j := <-w.next:
-			return j
-		case <-w.timer.C:
+	if !w.armed {
+		w.armed = true
+		if w.timer == nil {
+			w.bubbled = inBubble(now)
+			w.timer = time.AfterFunc(idleWorkerTimeout, func() { p.expire(w) })
+		} else {
+			w.timer.Reset(idleWorkerTimeout)
 		}
-		if idle := time.Since(w.idleSince); idle < idleWorkerTimeout {
-			// Armed during an earlier wait: wait out the rest.
-			w.timer.Reset(idleWorkerTimeout - idle)
-			continue
-		}
-		p.mu.Lock()
-		if i := slices.Index(p.idle, w); i >= 0 {
-			p.idle = slices.Delete(p.idle, i, i+1)
-			p.mu.Unlock()
-			return nil
-		}
-		p.mu.Unlock()
-		// Someone took w from the list as its time ran out: its job, or
-		// the word to end, is on its way.
-		return <-w.next
 	}
+	p.mu.Unlock()
+	return <-w.next
+}
+
+// expire is w's timer firing: it ends w if w has been idle for
+// idleWorkerTimeout, and otherwise arms the timer for the rest of w's idle
+// time, or leaves it for w's next wait to arm if w is running a job.
+func (p *workerPool) expire(w *worker) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if w.ended {
+		w.armed = false
+		return
+	}
+	i := slices.Index(p.idle, w)
+	if i < 0 {
+		w.armed = false // running a job
+		return
+	}
+	if idle := time.Since(w.idleSince); idle < idleWorkerTimeout {
+		w.timer.Reset(idleWorkerTimeout - idle)
+		return
+	}
+	p.idle = slices.Delete(p.idle, i, i+1)
+	p.endLocked(w)
 }
