@@ -63,8 +63,11 @@
 // on events; none sleeps or polls. So they are quick, and they work inside a
 // testing/synctest bubble, when the Runner, the Recorder and the Gate are
 // made in it, where the Runner's timers (progress interval, timeouts,
-// cancel grace, stall detection) run on the bubble's clock. A test of a
-// job's hour-long timeout then takes no time:
+// cancel grace, stall detection) run on the bubble's clock. Such a Runner
+// belongs to the bubble: shut it down inside it (a Runner used both in a
+// bubble and outside one would share goroutines and timers between them,
+// which the runtime forbids). A test of a job's hour-long timeout then
+// takes no time:
 //
 //	func TestTimeout(t *testing.T) {
 //		synctest.Test(t, func(t *testing.T) {
