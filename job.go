@@ -585,8 +585,7 @@ func (j *job) stop() {
 	}
 	j.mu.Unlock()
 	j.cancel(nil) // release the context's resources
-	j.r.remember(j)
-	j.r.forget(j)
+	j.r.retire(j)
 	close(j.done)
 }
 

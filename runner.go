@@ -53,9 +53,8 @@ import (
 //
 // Leaves, under which nothing else is taken: job.msgMu (the progress
 // message), the history index's lock, the history recorder's lock, the
-// idle workers' lock. Status
-// reads take none of these but msgMu: they read the snapshot each job
-// publishes at each change.
+// idle workers' lock. Status reads take none of these but msgMu: they
+// read the snapshot each job publishes at each change.
 type Runner struct {
 	cfg     runnerConfig
 	pid     int
@@ -133,12 +132,12 @@ func NewRunner(opts ...Option) (*Runner, error) {
 }
 
 // Start starts work in a goroutine of its own under the given name and
-// returns at once with its handle; it does not wait for the job. With a free worker
-// slot the job is running and alive when Start returns, and its info and
-// worker_started events are published. With WithMaxRunning jobs already
-// running, the job is queued instead (StateQueued, an EventQueued) and
-// starts when its turn comes; with WithMaxQueued jobs already queued,
-// Start returns ErrQueueFull.
+// returns at once with its handle; it does not wait for the job. With a
+// free worker slot the job is running and alive when Start returns, and
+// its info and worker_started events are published. With WithMaxRunning
+// jobs already running, the job is queued instead (StateQueued, an
+// EventQueued) and starts when its turn comes; with WithMaxQueued jobs
+// already queued, Start returns ErrQueueFull.
 //
 // The job's context carries ctx's values but not its cancellation or
 // deadline: a job outlives the request that started it. Cancel it through
