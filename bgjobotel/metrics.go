@@ -180,6 +180,12 @@ func (in *instruments) recordEnd(ctx context.Context, st bgjob.JobStatus) {
 func (t *Telemetry) observe(_ context.Context, o metric.Observer) error {
 	in := &t.inst
 	st := t.runner.GetStatus()
+	if st.Closed {
+		// Shut down: the reader is to drain the last events and then
+		// unregister this callback, even for a Runner that never ran a
+		// job and whose Done nobody called.
+		t.start()
+	}
 
 	var started int64
 	for _, n := range st.Counts {

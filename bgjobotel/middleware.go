@@ -86,7 +86,7 @@ func (t *Telemetry) startSpan(ctx context.Context, h *bgjob.Handle) (context.Con
 func (t *Telemetry) register(js *jobSpan) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed {
+	if t.open == nil {
 		return false
 	}
 	t.open[js.h.ID()] = js

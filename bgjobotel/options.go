@@ -3,7 +3,6 @@ package bgjobotel
 import (
 	"errors"
 	"fmt"
-	"math"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -15,6 +14,9 @@ const (
 	// span events of a job when WithProgressEvents is not given: at most
 	// ten per job, however often the job reports.
 	DefaultProgressEvery = 10.0
+	// MinProgressEvery is the smallest step WithProgressEvents accepts
+	// besides zero: at most 100 progress events a job.
+	MinProgressEvery = 1.0
 	// DefaultMaxJobSeries is how many running jobs get metric series of
 	// their own (bgjob.job.progress, bgjob.job.metric) when
 	// WithMaxJobSeries is not given. With at most bgjob.MaxMetrics metrics
@@ -121,11 +123,14 @@ func WithAttributes(attrs ...attribute.KeyValue) Option {
 // "progress" events on its span (default DefaultProgressEvery): an event
 // marks each time its percent crosses a multiple of every, so a job has
 // at most 100/every of them, however often it reports. Zero turns them
-// off; a value below zero, above 100 or NaN is an error.
+// off. Any other value must be from MinProgressEvery to 100: a smaller
+// step would make hundreds of events a job, past the SDK's default limit
+// of 128 events a span, which drops the rest.
 func WithProgressEvents(every float64) Option {
 	return optionFunc(func(c *config) error {
-		if math.IsNaN(every) || every < 0 || every > 100 {
-			return fmt.Errorf("%w: WithProgressEvents(%v): must be from 0 to 100", ErrInvalidOption, every)
+		if every != 0 && !(every >= MinProgressEvery && every <= 100) { // NaN included
+			return fmt.Errorf("%w: WithProgressEvents(%v): must be 0 (off) or from %v to 100",
+				ErrInvalidOption, every, MinProgressEvery)
 		}
 		c.progressEvery = every
 		return nil

@@ -71,7 +71,6 @@ func (t *Telemetry) resyncJob(js *jobSpan) {
 // closed: jobs that ended after it, and abandoned jobs that may still run.
 func (t *Telemetry) endRemaining() {
 	t.mu.Lock()
-	t.closed = true
 	left := t.open
 	t.open = nil
 	t.mu.Unlock()

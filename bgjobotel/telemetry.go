@@ -3,6 +3,7 @@ package bgjobotel
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -28,7 +29,8 @@ const ownSubscriber = "bgjobotel"
 //
 // It has one goroutine, the reader of its subscription to the Runner's
 // events, which adds events to the spans and ends them. The reader starts
-// with the Runner's first job (or at the first call to Done) and ends once
+// with the Runner's first job, at the first call to Done, or at the first
+// metric collection after Shutdown, whichever comes first, and ends once
 // the Runner has shut down and its last event is read: it then ends the
 // spans of jobs that never reported their end (abandoned ones), stops the
 // metric callback and closes Done. A Runner that is never shut down keeps
@@ -54,9 +56,10 @@ type Telemetry struct {
 	// no span is touched while it is held.
 	mu       sync.Mutex
 	attached bool
-	open     map[uuid.UUID]*jobSpan // the spans of jobs that ran, until ended
-	closed   bool                   // the reader has ended: a job span now ends itself
-	watched  []watchedSubscription
+	// open holds the spans of jobs that ran, until ended; nil once the
+	// reader has ended, when a job's span ends itself.
+	open    map[uuid.UUID]*jobSpan
+	watched []watchedSubscription
 
 	// settled remembers the jobs canceled while queued whose span the
 	// reader ended, so that a lag notice naming one of them again does
@@ -149,16 +152,19 @@ func (t *Telemetry) attach(opts []bgjob.Option) (*bgjob.Runner, error) {
 		return nil, err
 	}
 	t.runner = r // before the callback that reads it can run
-	t.mu.Lock()  // the callback reads sub; Done may start the reader from now on
+	t.mu.Lock()  // the callback reads sub
 	t.sub = sub
 	t.mu.Unlock()
 	reg, err := meter.RegisterCallback(t.observe, inst.observables()...)
 	if err != nil {
+		t.mu.Lock()
+		t.sub = nil
+		t.mu.Unlock()
 		sub.Close()
 		_ = r.Shutdown(context.Background())
 		return nil, fmt.Errorf("bgjobotel: registering the metric callback: %w", err)
 	}
-	t.mu.Lock()
+	t.mu.Lock() // Done may start the reader from now on
 	t.reg = reg
 	t.mu.Unlock()
 	return r, nil
@@ -168,13 +174,13 @@ func (t *Telemetry) attach(opts []bgjob.Option) (*bgjob.Runner, error) {
 // the Telemetry has read its last event, ended every span and stopped
 // reporting metrics: wait for it after Runner.Shutdown and before shutting
 // the TracerProvider down, so that the last spans are exported. Before
-// NewRunner there is nothing to wait for, and it is never closed. The
-// Runner closes its event channels only once every job has ended (or was
-// abandoned, see bgjob.WithCancelGrace): wait for Done under a deadline,
-// as for Shutdown.
+// NewRunner has succeeded there is nothing to wait for, and it is not
+// closed then. The Runner closes its event channels only once every job
+// has ended (or was abandoned, see bgjob.WithCancelGrace): wait for Done
+// under a deadline, as for Shutdown.
 func (t *Telemetry) Done() <-chan struct{} {
 	t.mu.Lock()
-	attached := t.sub != nil
+	attached := t.reg != nil // NewRunner succeeded: sub is the live one
 	t.mu.Unlock()
 	if attached {
 		t.start()
@@ -183,7 +189,9 @@ func (t *Telemetry) Done() <-chan struct{} {
 }
 
 // start starts the reader, once. The Runner calls the middleware, and so
-// this, in Start, before the job can publish anything.
+// this, in Start, before the job can publish anything; a Runner shut down
+// without a job is caught by Done or by the metric callback, so that the
+// callback is unregistered even if nobody waits for Done.
 func (t *Telemetry) start() {
 	t.startReader.Do(func() { go t.read() })
 }
@@ -197,13 +205,12 @@ func (t *Telemetry) read() {
 	}
 	t.endRemaining()
 	// The Runner's figures no longer change; the callback would keep it
-	// alive as long as the MeterProvider.
+	// alive as long as the MeterProvider. The reader starts only once
+	// NewRunner has set reg (see start's callers).
 	t.mu.Lock()
 	reg := t.reg
 	t.mu.Unlock()
-	if reg != nil {
-		_ = reg.Unregister()
-	}
+	_ = reg.Unregister()
 }
 
 // WatchSubscription adds s's counters (bgjob.Subscription.Stats) to the
@@ -231,6 +238,8 @@ func (t *Telemetry) WatchSubscription(name string, s *bgjob.Subscription) error 
 			return fmt.Errorf("%w: name %q given twice", ErrInvalidSubscription, name)
 		}
 	}
-	t.watched = append(t.watched, watchedSubscription{name: name, sub: s})
+	// Kept for the Telemetry's life: a name that is a slice of something
+	// larger must not keep it.
+	t.watched = append(t.watched, watchedSubscription{name: strings.Clone(name), sub: s})
 	return nil
 }

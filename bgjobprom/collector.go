@@ -93,20 +93,8 @@ func stateLabelPairs(names []string, states []bgjob.State) [][]*dto.LabelPair {
 // counters drawn from it never go back.
 func collectCounts(ch chan<- prometheus.Metric, st bgjob.RunnerStatus) {
 	var started, stalled int
-	var ended [len(outcomes)]int
-	outcome := func(s bgjob.State) int {
-		for i, o := range outcomes {
-			if s == o {
-				return i
-			}
-		}
-		return -1
-	}
-	for s, n := range st.Counts {
+	for _, n := range st.Counts {
 		started += n
-		if i := outcome(s); i >= 0 {
-			ended[i] += n
-		}
 	}
 	for _, j := range st.Jobs {
 		if j.Stalled && !j.State.Terminal() {
@@ -114,16 +102,16 @@ func collectCounts(ch chan<- prometheus.Metric, st bgjob.RunnerStatus) {
 		}
 	}
 	ch <- newSample(jobsStartedDesc, prometheus.CounterValue, float64(started), nil)
-	for i := range outcomes {
-		ch <- newSample(jobsFinishedDesc, prometheus.CounterValue, float64(ended[i]), outcomePairs[i])
+	for i, o := range outcomes {
+		ch <- newSample(jobsFinishedDesc, prometheus.CounterValue, float64(st.Counts[o]), outcomePairs[i])
 	}
 	// The run times and queue waits of finished jobs, as summaries without
 	// quantiles: a count and a sum the Runner keeps for its whole life,
 	// from which a rate or a mean over any window follows.
-	for i, o := range outcomes {
+	for _, o := range outcomes {
 		t := st.Totals[o]
-		ch <- prometheus.MustNewConstSummary(jobsDurationDesc, uint64(t.Jobs), t.Duration.Seconds(), nil, outcomes[i].String())
-		ch <- prometheus.MustNewConstSummary(jobsQueueWaitDesc, uint64(t.Jobs), t.QueueWait.Seconds(), nil, outcomes[i].String())
+		ch <- prometheus.MustNewConstSummary(jobsDurationDesc, uint64(t.Jobs), t.Duration.Seconds(), nil, o.String())
+		ch <- prometheus.MustNewConstSummary(jobsQueueWaitDesc, uint64(t.Jobs), t.QueueWait.Seconds(), nil, o.String())
 	}
 	for i, s := range liveStates {
 		ch <- newSample(jobsDesc, prometheus.GaugeValue, float64(st.Counts[s]), statePairs[i])

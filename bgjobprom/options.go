@@ -3,6 +3,7 @@ package bgjobprom
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/bgjob/bgjob"
@@ -93,7 +94,9 @@ func WithSubscription(name string, s *bgjob.Subscription) Option {
 				return fmt.Errorf("%w: WithSubscription(%q): name given twice", ErrInvalidOption, name)
 			}
 		}
-		c.subscriptions = append(c.subscriptions, namedSubscription{name: name, sub: s})
+		// Kept for the Collector's life: a name that is a slice of
+		// something larger must not keep it.
+		c.subscriptions = append(c.subscriptions, namedSubscription{name: strings.Clone(name), sub: s})
 		return nil
 	})
 }
