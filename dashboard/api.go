@@ -3,6 +3,7 @@ package dashboard
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 
 	"github.com/bgjob/bgjob"
 )
@@ -154,17 +155,19 @@ func (h *Handler) serveHistory(w http.ResponseWriter, r *http.Request) {
 	page := HistoryPage{Records: []bgjob.JobStatus{}}
 	i := 0
 	for rec := range h.r.History(f) {
-		switch {
-		case i < offset:
-		case len(page.Records) < limit:
-			page.Records = append(page.Records, h.jobStatus(rec.JobStatus))
-		default:
+		if i == offset+limit {
 			page.NextOffset = i
-		}
-		if page.NextOffset != 0 {
 			break
 		}
+		if i >= offset {
+			page.Records = append(page.Records, h.jobStatus(rec.JobStatus))
+		}
 		i++
+		if r.Context().Err() != nil {
+			// The client left: a HistoryStore may have a million
+			// records to skip.
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, page)
 }
@@ -186,7 +189,7 @@ func (h *Handler) serveRunnerEvents(w http.ResponseWriter, r *http.Request) {
 	h.serveStream(w, r, filter{types: types}, r.Header.Get("Last-Event-ID"), func() ([]byte, bool) {
 		b, _ := json.Marshal(h.runnerStatus())
 		return b, false
-	})
+	}, nil)
 }
 
 // serveJobEvents streams the events of one job, and ends after its
@@ -206,21 +209,22 @@ func (h *Handler) serveJobEvents(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if len(types) > 0 {
+	if len(types) > 0 && !slices.Contains(types, bgjob.EventWorkerStopped) {
 		// The stream ends at the job's last event: always send it.
 		types = append(types, bgjob.EventWorkerStopped)
 	}
 	h.serveStream(w, r, filter{job: hd.ID(), types: types}, r.Header.Get("Last-Event-ID"), func() ([]byte, bool) {
-		// A status that shows the job ended with no worker left was
-		// committed before worker_stopped was published: nothing more
-		// will come. (Done closes a moment later, once the job is
-		// retired, and a stream opened in between would wait for ever.)
 		st := hd.Status()
-		over := st.State.Terminal() && !st.Alive
 		b, _ := json.Marshal(h.jobStatus(st))
-		return b, over
-	})
+		return b, stoppedStatus(st)
+	}, func() bool { return stoppedStatus(hd.Status()) })
 }
+
+// stoppedStatus reports whether st shows the job ended with no worker
+// left: such a status was committed before worker_stopped was published,
+// and nothing more will come. (Done closes a moment later, once the job
+// is retired, and a stream opened in between would wait for ever.)
+func stoppedStatus(st bgjob.JobStatus) bool { return st.State.Terminal() && !st.Alive }
 
 // orEmpty returns s, or an empty slice for nil, so that the JSON is []
 // rather than null.

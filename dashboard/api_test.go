@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/uuid"
@@ -88,6 +91,14 @@ func TestHistoryFiltersAndPages(t *testing.T) {
 	getJSON(t, h, "/api/history?limit=4&offset=4", &page)
 	assert.Len(t, page.Records, 2)
 	assert.Zero(t, page.NextOffset, "the last page")
+	page = dashboard.HistoryPage{}
+	getJSON(t, h, "/api/history?limit=6", &page)
+	assert.Len(t, page.Records, 6)
+	assert.Zero(t, page.NextOffset, "a page that ends with the history is the last")
+	page = dashboard.HistoryPage{}
+	getJSON(t, h, "/api/history?limit=2&offset=3", &page)
+	assert.Len(t, page.Records, 2)
+	assert.Equal(t, 5, page.NextOffset)
 
 	getJSON(t, h, "/api/history?state=failed", &page)
 	require.Len(t, page.Records, 1)
@@ -221,4 +232,32 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	}
 	_, err := dashboard.New(nil)
 	assert.Error(t, err)
+}
+
+// endlessStore is a HistoryStore with records without end; it counts
+// those it yields.
+type endlessStore struct{ yielded atomic.Int64 }
+
+func (s *endlessStore) Add(bgjob.JobRecord) error { return nil }
+func (s *endlessStore) Records() iter.Seq[bgjob.JobRecord] {
+	return func(yield func(bgjob.JobRecord) bool) {
+		for {
+			s.yielded.Add(1)
+			if !yield(bgjob.JobRecord{JobStatus: bgjob.JobStatus{ID: uuid.New(), Name: "old", State: bgjob.StateSucceeded}}) {
+				return
+			}
+		}
+	}
+}
+
+// A history request whose client left stops reading the store: skipping
+// to a far offset can take a store a long time.
+func TestHistoryStopsWhenTheClientLeaves(t *testing.T) {
+	store := &endlessStore{}
+	h := newHandler(t, newRunner(t, bgjob.WithHistoryStore(store)))
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/api/history?offset=1000000", nil)
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	assert.Equal(t, int64(1), store.yielded.Load())
 }

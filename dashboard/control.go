@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -60,7 +61,9 @@ func (h *Handler) serveControl(w http.ResponseWriter, r *http.Request) {
 	case ActionCancel:
 		var cause error
 		if req.Reason != "" {
-			cause = errors.New(req.Reason)
+			// The job keeps its cause for as long as its record lives:
+			// a reason cut from the form's body must not keep the body.
+			cause = errors.New(strings.Clone(req.Reason))
 		}
 		err = hd.Cancel(cause)
 	case ActionPause:
@@ -94,7 +97,7 @@ func readControl(w http.ResponseWriter, r *http.Request) (controlRequest, int, e
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch mt {
 	case "application/json":
-		dec := json.NewDecoder(strings.NewReader(string(body)))
+		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
 			return req, http.StatusBadRequest, errors.New("body is not a JSON object with only a reason")

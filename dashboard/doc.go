@@ -52,7 +52,9 @@
 // may show in both. The handler keeps the latest events (WithReplay),
 // encoded once for every stream: a browser that reconnects with
 // Last-Event-ID gets the events it missed, and one that asks for more than
-// the replay holds gets an event named "reset" with a fresh snapshot.
+// the replay holds gets an event named "reset" with a fresh snapshot — as
+// does one resuming the stream of a job that stopped when its end is not
+// among the events after its id, before the stream's "end".
 //
 // Each stream reads the replay at its own pace. A stream that falls
 // behind gets a job's latest progress rather than a queue of it; every

@@ -3,6 +3,7 @@ package dashboard
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -31,52 +32,64 @@ type hub struct {
 	stacks      bool
 	idleTimeout time.Duration
 	wg          sync.WaitGroup // the feeders
-	done        chan struct{}  // closed by close
 
-	mu       sync.Mutex // guards everything below
-	replay   *replay
-	clients  int
-	gen      uint64
-	sub      *bgjob.Subscription // nil while no feeder runs
-	idle     *time.Timer         // set while no stream is open and a feeder runs
-	wake     chan struct{}       // closed at the next event; nil until a reader waits
-	ended    bool                // the Runner shut down: no event will come
+	mu      sync.Mutex // guards everything below
+	replay  *replay
+	clients int
+	gen     uint64
+	sub     *bgjob.Subscription // nil while no feeder runs
+	idle    *time.Timer         // set while no stream is open and a feeder runs
+	// wake is closed at the next event, for the readers of every job;
+	// nil until one waits. jobWake holds, per job, a channel closed at
+	// that job's next event, for the readers of that job alone, so that
+	// one job's events do not wake the streams of the others; an entry
+	// lives from the first reader that waits on it to the next wake.
+	wake     chan struct{}
+	jobWake  map[uuid.UUID]chan struct{}
+	ended    bool // the Runner shut down: no event will come
 	closed   bool
 	resets   uint64 // gaps in the replay: feeder restarts and lags
 	lastStat bgjob.SubscriptionStats
 }
 
 func newHub(r *bgjob.Runner, c config) *hub {
-	return &hub{r: r, stacks: c.stacks, idleTimeout: c.idleTimeout, replay: newReplay(c.replay), done: make(chan struct{})}
+	return &hub{r: r, stacks: c.stacks, idleTimeout: c.idleTimeout, replay: newReplay(c.replay)}
 }
 
-// attach counts a stream in, starting the feeder if none runs, and
-// returns the position the stream starts reading at.
-func (h *hub) attach() (int64, error) {
+// attach counts a stream in, starting the feeder if none runs. It
+// fails once the handler was closed (errClosed), or if the Runner
+// refuses a subscription for a reason other than its shutdown.
+func (h *hub) attach() error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		return 0, errClosed
+		return errClosed
+	}
+	if h.sub == nil && !h.ended {
+		if err := h.startLocked(); err != nil {
+			return err
+		}
 	}
 	h.clients++
 	if h.idle != nil {
 		h.idle.Stop()
 		h.idle = nil
 	}
-	if h.sub == nil && !h.ended {
-		h.startLocked()
-	}
-	return h.replay.head, nil
+	return nil
 }
 
 // startLocked subscribes to the Runner and starts the goroutine that
 // feeds the replay from it. After Shutdown the Runner refuses: nothing
-// will come, and streams end after their snapshot.
-func (h *hub) startLocked() {
+// will come, and streams end after their snapshot. Any other refusal is
+// returned, and taken for nothing more.
+func (h *hub) startLocked() error {
 	sub, err := h.r.Subscribe(bgjob.WithBacklog(h.replay.capacity), bgjob.WithBuffer(256))
-	if err != nil {
+	if errors.Is(err, bgjob.ErrRunnerClosed) {
 		h.ended = true
-		return
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("dashboard: subscribing to the runner: %w", err)
 	}
 	h.gen++
 	h.sub = sub
@@ -84,6 +97,7 @@ func (h *hub) startLocked() {
 	h.resets++
 	h.wg.Add(1)
 	go h.feed(h.gen, sub)
+	return nil
 }
 
 // detach counts a stream out; the last one out starts the idle timer.
@@ -121,14 +135,15 @@ func (h *hub) detach() {
 }
 
 // stopLocked ends the subscription; the feeder ends when its channel
-// closes, promptly. The replay is emptied: nothing holds events for no
-// one.
+// closes, promptly. The replay is emptied, and the wake channels of
+// streams that left with them: nothing holds events for no one.
 func (h *hub) stopLocked() {
 	h.lastStat = h.sub.Stats()
 	h.sub.Close()
 	h.sub = nil
 	h.gen++
 	h.replay.reset()
+	h.wakeAllLocked()
 	if h.idle != nil {
 		h.idle.Stop()
 		h.idle = nil
@@ -144,8 +159,7 @@ func (h *hub) close() {
 		if h.sub != nil {
 			h.stopLocked()
 		}
-		close(h.done)
-		h.wakeLocked()
+		h.wakeAllLocked()
 	}
 	h.mu.Unlock()
 	h.wg.Wait()
@@ -166,7 +180,7 @@ func (h *hub) feed(gen uint64, sub *bgjob.Subscription) {
 		h.mu.Lock()
 		if h.gen == gen {
 			h.replay.add(e)
-			h.wakeLocked()
+			h.wakeLocked(e.job)
 		}
 		h.mu.Unlock()
 	}
@@ -178,7 +192,7 @@ func (h *hub) feed(gen uint64, sub *bgjob.Subscription) {
 		h.lastStat = sub.Stats()
 		h.sub = nil
 		h.ended = true
-		h.wakeLocked()
+		h.wakeAllLocked()
 	}
 }
 
@@ -188,15 +202,51 @@ func (h *hub) gap(gen uint64) {
 	if h.gen == gen {
 		h.replay.reset()
 		h.resets++
-		h.wakeLocked()
+		h.wakeAllLocked()
 	}
 }
 
-func (h *hub) wakeLocked() {
+// wakeLocked wakes the readers of every job, and those of job.
+func (h *hub) wakeLocked(job uuid.UUID) {
 	if h.wake != nil {
 		close(h.wake)
 		h.wake = nil
 	}
+	if c, ok := h.jobWake[job]; ok {
+		close(c)
+		delete(h.jobWake, job)
+	}
+}
+
+// wakeAllLocked wakes every reader: the replay changed for all of them.
+func (h *hub) wakeAllLocked() {
+	if h.wake != nil {
+		close(h.wake)
+		h.wake = nil
+	}
+	for _, c := range h.jobWake {
+		close(c)
+	}
+	h.jobWake = nil
+}
+
+// waitLocked returns the channel closed at the next event f may select.
+func (h *hub) waitLocked(f *filter) <-chan struct{} {
+	if f.job == uuid.Nil {
+		if h.wake == nil {
+			h.wake = make(chan struct{})
+		}
+		return h.wake
+	}
+	c, ok := h.jobWake[f.job]
+	if !ok {
+		if h.jobWake == nil {
+			h.jobWake = make(map[uuid.UUID]chan struct{})
+		}
+		c = make(chan struct{})
+		h.jobWake[f.job] = c
+	}
+	return c
 }
 
 // readState says why hub.read stopped.
@@ -253,7 +303,7 @@ func (h *hub) read(pos int64, f *filter, frames [][]byte) ([][]byte, int64, read
 	}
 	for ; pos < rp.head && len(frames) < maxBatch; pos++ {
 		e := rp.at(pos)
-		if e.supersededBy != 0 && e.supersededBy < rp.head {
+		if e.supersededBy != 0 {
 			continue // the reader will get the newer one
 		}
 		if !f.match(e) {
@@ -270,18 +320,24 @@ func (h *hub) read(pos int64, f *filter, frames [][]byte) ([][]byte, int64, read
 	if h.ended {
 		return frames, pos, readEnded, nil
 	}
-	if h.wake == nil {
-		h.wake = make(chan struct{})
-	}
-	return frames, pos, readMore, h.wake
+	return frames, pos, readMore, h.waitLocked(f)
 }
 
 // resume returns the position after the event numbered seq, if the
-// replay holds it and has held every event since.
-func (h *hub) resume(seq uint64) (int64, bool) {
+// replay holds it and has held every event since. With stopped, a job
+// that stopped, it also requires the replay to hold that job's
+// worker_stopped after it: otherwise the client had it already (or it
+// is on its way, or lost in a gap), a stream resumed there would wait
+// for ever for an end that came, and the client needs the job's final
+// status instead.
+func (h *hub) resume(seq uint64, stopped uuid.UUID) (int64, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.replay.after(seq)
+	pos, ok := h.replay.after(seq)
+	if ok && stopped != uuid.Nil {
+		ok = h.replay.holds(pos, stopped, bgjob.EventWorkerStopped)
+	}
+	return pos, ok
 }
 
 // position returns where a snapshot taken now meets the replay, and the

@@ -18,7 +18,7 @@ type entry struct {
 	frame []byte
 	// supersededBy is the position of a newer progress event of the same
 	// job with no other event of the job in between but log lines, or 0:
-	// a reader that can already see that one skips this one.
+	// a reader skips this one for that one, which is always ahead of it.
 	supersededBy int64
 }
 
@@ -56,7 +56,8 @@ func (r *replay) add(e entry) {
 	}
 	switch e.typ {
 	case bgjob.EventProgress:
-		if prev, ok := r.lastProgress[e.job]; ok && prev >= r.tail {
+		// An entry dropped (or reset) leaves the map with it.
+		if prev, ok := r.lastProgress[e.job]; ok {
 			r.at(prev).supersededBy = r.head
 		}
 		r.lastProgress[e.job] = r.head
@@ -98,6 +99,16 @@ func (r *replay) after(seq uint64) (int64, bool) {
 		return 0, false
 	}
 	return r.tail + int64(i) + 1, true
+}
+
+// holds reports whether an event of job of type typ lies from pos on.
+func (r *replay) holds(pos int64, job uuid.UUID, typ bgjob.EventType) bool {
+	for ; pos < r.head; pos++ {
+		if e := r.at(pos); e.job == job && e.typ == typ {
+			return true
+		}
+	}
+	return false
 }
 
 // lastSeq returns the sequence number of the event just before pos, if

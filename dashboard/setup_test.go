@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -170,11 +172,14 @@ func (c *sseClient) close() {
 	<-c.done
 }
 
-// pipeWriter is a ResponseWriter writing into a pipe.
+// pipeWriter is a ResponseWriter writing into a pipe. It counts the
+// flushes and write deadlines the stream asks for.
 type pipeWriter struct {
-	hdr  http.Header
-	code int
-	pw   *io.PipeWriter
+	hdr       http.Header
+	code      int
+	pw        *io.PipeWriter
+	flushes   atomic.Int64
+	deadlines atomic.Int64
 }
 
 func (p *pipeWriter) Header() http.Header { return p.hdr }
@@ -187,7 +192,11 @@ func (p *pipeWriter) Write(b []byte) (int, error) {
 	p.WriteHeader(http.StatusOK)
 	return p.pw.Write(b)
 }
-func (p *pipeWriter) Flush() {}
+func (p *pipeWriter) Flush() { p.flushes.Add(1) }
+func (p *pipeWriter) SetWriteDeadline(time.Time) error {
+	p.deadlines.Add(1)
+	return nil
+}
 
 // event decodes a frame holding a job's event.
 func event(t *testing.T, f frame) bgjob.Event {

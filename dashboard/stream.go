@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // retryMillis is how long a browser waits before reconnecting a stream
@@ -17,16 +19,22 @@ const retryMillis = 2000
 // nothing more will happen to it (a job that has stopped).
 type snapshotFunc func() (data []byte, over bool)
 
+// stoppedFunc reports whether the job a stream watches has stopped; nil
+// for the Runner's stream.
+type stoppedFunc func() bool
+
 // serveStream serves server-sent events: a snapshot (event "snapshot"),
 // then every event f selects as it is published (unnamed, id = its
 // sequence number), a reset (event "reset", with a fresh snapshot) when
 // the client fell behind the replay, and "end" when nothing more will
 // come. A client that sends Last-Event-ID (an id it received) and is
 // still within the replay gets the events after it instead of the
-// snapshot. The stream holds one batch of frames at most; it ends when
-// the client leaves, the handler is closed, or a write blocks longer than
-// the write timeout.
-func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, f filter, lastID string, snap snapshotFunc) {
+// snapshot; for a job that stopped, only if they reach its
+// worker_stopped, and a reset with its final status otherwise. The
+// stream holds one batch of frames at most; it ends when the client
+// leaves, the handler is closed, or a write blocks longer than the write
+// timeout.
+func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, f filter, lastID string, snap snapshotFunc, stopped stoppedFunc) {
 	var resumeSeq uint64
 	if lastID != "" {
 		seq, err := strconv.ParseUint(strings.TrimSpace(lastID), 10, 64)
@@ -36,8 +44,12 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, f filter, 
 		}
 		resumeSeq = seq
 	}
-	if _, err := h.hub.attach(); err != nil {
-		writeError(w, http.StatusServiceUnavailable, "the dashboard is shutting down")
+	if err := h.hub.attach(); err != nil {
+		if errors.Is(err, errClosed) {
+			writeError(w, http.StatusServiceUnavailable, "the dashboard is shutting down")
+		} else {
+			writeError(w, http.StatusInternalServerError, err.Error())
+		}
 		return
 	}
 	defer h.hub.detach()
@@ -53,7 +65,13 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, f filter, 
 	var pos int64
 	resumed := false
 	if lastID != "" {
-		pos, resumed = h.hub.resume(resumeSeq)
+		// Asked before the replay is read: a job not stopped yet
+		// publishes its worker_stopped after the event resumed from.
+		var job uuid.UUID
+		if stopped != nil && stopped() {
+			job = f.job
+		}
+		pos, resumed = h.hub.resume(resumeSeq, job)
 	}
 	if !resumed {
 		// A client that asked to resume and cannot is told it missed
@@ -95,7 +113,7 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, f filter, 
 		case readClosed:
 			return
 		}
-		s.flush()
+		s.flush() // what this round wrote, if anything
 		if wake == nil {
 			continue
 		}
@@ -105,8 +123,6 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, f filter, 
 			s.write([]byte(": ping\n\n"))
 			s.flush()
 		case <-r.Context().Done():
-			return
-		case <-h.hub.done:
 			return
 		}
 	}
@@ -119,6 +135,7 @@ type stream struct {
 	rc      *http.ResponseController
 	timeout time.Duration
 	err     error
+	dirty   bool // written since the last flush
 }
 
 func (s *stream) write(b []byte) {
@@ -127,14 +144,18 @@ func (s *stream) write(b []byte) {
 	}
 	s.deadline()
 	_, s.err = s.w.Write(b)
+	s.dirty = true
 }
 
+// flush sends what was written since the last flush; with nothing
+// written, it costs nothing.
 func (s *stream) flush() {
-	if s.err != nil {
+	if s.err != nil || !s.dirty {
 		return
 	}
 	s.deadline()
 	s.err = s.rc.Flush()
+	s.dirty = false
 }
 
 func (s *stream) deadline() {

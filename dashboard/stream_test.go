@@ -397,3 +397,90 @@ func TestDisconnectOverTheNetwork(t *testing.T) {
 		cancel()
 	}
 }
+
+// A client that got its job's worker_stopped but not the end that
+// followed, and reconnects from it, is told the job is over: before,
+// its stream waited for an end that had come, sending heartbeats for
+// ever.
+func TestJobStreamResumedAfterItsEndEnds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRunner(t)
+		h := newHandler(t, r)
+		all := openStream(h, "/api/events") // the replay holds the job's info
+		defer all.close()
+		all.nextData(t)
+		g := bgjobtest.NewGate(1)
+		hd, err := r.Start(t.Context(), "train", g.Job())
+		require.NoError(t, err)
+		info := all.nextData(t)
+		require.Equal(t, bgjob.EventInfo, event(t, info).Type)
+		target := "/api/jobs/" + hd.ID().String() + "/events"
+		c := openStream(h, target)
+		require.Equal(t, "snapshot", c.nextData(t).event)
+		g.Release(1)
+		var stopped frame
+		for stopped.id == "" {
+			if f := c.nextData(t); event(t, f).Type == bgjob.EventWorkerStopped {
+				stopped = f
+			}
+		}
+		c.close() // before the end
+		synctest.Wait()
+
+		c = openStream(h, target, "Last-Event-ID", stopped.id)
+		defer c.close()
+		frames := c.rest()
+		require.Len(t, frames, 2, "a reset with the final status, then the end: %v", frames)
+		assert.Equal(t, "reset", frames[0].event)
+		var st bgjob.JobStatus
+		frames[0].decode(t, &st)
+		assert.Equal(t, bgjob.StateSucceeded, st.State)
+		assert.Equal(t, "end", frames[1].event)
+		assert.JSONEq(t, `{"reason":"stopped"}`, frames[1].data)
+
+		// Resumed from before its end, a stopped job's stream still
+		// gets the events it missed, then the end.
+		c2 := openStream(h, target, "Last-Event-ID", info.id)
+		defer c2.close()
+		frames = c2.rest()
+		require.GreaterOrEqual(t, len(frames), 2, "%v", frames)
+		assert.Empty(t, frames[0].event, "no snapshot: the events after info")
+		assert.Equal(t, bgjob.EventWorkerStopped, event(t, frames[len(frames)-2]).Type)
+		assert.Equal(t, "end", frames[len(frames)-1].event)
+	})
+}
+
+// The stream of one job neither writes, flushes nor renews its write
+// deadline for the events of others.
+func TestJobStreamIsIdleWhileOthersRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		r := newRunner(t)
+		h := newHandler(t, r)
+		watched, err := r.Start(ctx, "watched", bgjobtest.HangUntilCanceled())
+		require.NoError(t, err)
+		synctest.Wait() // its events are published before the stream opens
+		c := openStream(h, "/api/jobs/"+watched.ID().String()+"/events")
+		defer c.close()
+		require.Equal(t, "snapshot", c.nextData(t).event)
+		synctest.Wait()
+		flushes, deadlines := c.w.flushes.Load(), c.w.deadlines.Load()
+
+		for range 3 {
+			hd, err := r.Start(ctx, "other", bgjobtest.Succeed(5))
+			require.NoError(t, err)
+			<-hd.Done()
+		}
+		synctest.Wait()
+		assert.Equal(t, flushes, c.w.flushes.Load(), "flushed for other jobs' events")
+		assert.Equal(t, deadlines, c.w.deadlines.Load(), "renewed its deadline for other jobs' events")
+
+		// And it was waiting, not stuck in a write: its own job's events
+		// reach it.
+		watched.Cancel(nil)
+		frames := c.rest()
+		require.NotEmpty(t, frames)
+		assert.Equal(t, bgjob.EventWorkerStopped, event(t, frames[len(frames)-2]).Type)
+		assert.Equal(t, "end", frames[len(frames)-1].event)
+	})
+}
