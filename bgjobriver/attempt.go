@@ -16,9 +16,27 @@ type attempt struct {
 	maxAttempts int
 	kind        string
 	input       json.RawMessage
+	resumed     bool // an earlier attempt saved a checkpoint
 
-	mu         sync.Mutex      // guards checkpoint
+	// saving is held (a one-slot semaphore, so that waiting for it can
+	// honour a context) from a save's write to the row until checkpoint
+	// holds what it wrote: saves one after another, so that the state in
+	// memory is never older than the row's.
+	saving chan struct{}
+
+	mu         sync.Mutex      // guards checkpoint; taken inside saving
 	checkpoint json.RawMessage // the last state stored, nil for none
+}
+
+func newAttempt(c *Client, jobID int64, number, maxAttempts int, kind string, input, checkpoint json.RawMessage) *attempt {
+	if string(checkpoint) == "null" {
+		checkpoint = nil
+	}
+	return &attempt{
+		c: c, jobID: jobID, number: number, maxAttempts: maxAttempts,
+		kind: kind, input: input, resumed: checkpoint != nil,
+		saving: make(chan struct{}, 1), checkpoint: checkpoint,
+	}
 }
 
 type attemptKey struct{}
@@ -43,7 +61,9 @@ type Attempt struct {
 	Kind string
 	// Node is the id of the client working it.
 	Node string
-	// Resumed reports that an earlier attempt saved a checkpoint.
+	// Resumed reports that an earlier attempt saved a checkpoint: the
+	// attempt started from it. It stays false on an attempt that started
+	// from scratch, whatever that attempt saves.
 	Resumed bool
 }
 
@@ -54,12 +74,9 @@ func CurrentAttempt(ctx context.Context) (Attempt, bool) {
 	if !ok {
 		return Attempt{}, false
 	}
-	a.mu.Lock()
-	resumed := a.checkpoint != nil
-	a.mu.Unlock()
 	return Attempt{
 		JobID: a.jobID, Number: a.number, MaxAttempts: a.maxAttempts,
-		Kind: a.kind, Node: a.c.cfg.id, Resumed: resumed,
+		Kind: a.kind, Node: a.c.cfg.id, Resumed: a.resumed,
 	}, true
 }
 
@@ -85,7 +102,13 @@ func Input(ctx context.Context, v any) error {
 // nil, the state is durable, and an attempt that follows — after a crash,
 // a hand-over or a retry — reads it back with LoadCheckpoint. It costs one
 // write to the database, so call it at the end of an epoch or a batch, not in
-// the innermost loop.
+// the innermost loop. Saves made at once from several goroutines are made
+// one after another; the last to return is the state stored.
+//
+// It honours ctx, and gives up after half the rescue window in any case
+// (the attempt is fenced off by then). The job's context is canceled when
+// the job is asked to stop (Cancel, the node closing, ErrLeaseLost); to
+// store the state on the way out, pass context.WithoutCancel(ctx).
 //
 // It returns ErrLeaseLost when this attempt no longer owns the job (another
 // node took it over): the job should stop; its context is canceled too.
@@ -102,9 +125,16 @@ func SaveCheckpoint(ctx context.Context, v any) error {
 	if len(b) > MaxCheckpointSize {
 		return fmt.Errorf("%w: %d bytes", ErrCheckpointTooLarge, len(b))
 	}
-	// A busy database may take a while; the fence is half the window.
-	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.c.cfg.rescueAfter/2)
+	// A busy database may take a while; past half the window the attempt
+	// is fenced off, and the write would be refused anyway.
+	qctx, cancel := context.WithTimeout(ctx, a.c.cfg.rescueAfter/2)
 	defer cancel()
+	select {
+	case a.saving <- struct{}{}:
+	case <-qctx.Done():
+		return fmt.Errorf("bgjobriver: checkpoint: %w", context.Cause(qctx))
+	}
+	defer func() { <-a.saving }()
 	n, err := a.c.conn.exec(qctx, a.c.dialect.checkpoint, a.jobID, a.number, a.c.cfg.id, string(b))
 	if err != nil {
 		return fmt.Errorf("bgjobriver: checkpoint: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -179,6 +180,33 @@ func TestCancelQueuedJobNeverRuns(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotFound)
 }
 
+// TestCancelReasonOfAnyText: a cause's message with a NUL, or longer than a
+// message may be, still cancels the job, on both databases.
+func TestCancelReasonOfAnyText(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		c := b.open(t)
+		ctx := context.Background()
+		for _, tt := range []struct {
+			give string
+			want string
+		}{
+			{give: "disk\x00full", want: "disk\uFFFDfull"},
+			{give: strings.Repeat("x", bgjob.MaxMessageLen-1) + "é", want: strings.Repeat("x", bgjob.MaxMessageLen-1)},
+		} {
+			id, err := c.Start(ctx, "x", nil)
+			require.NoError(t, err)
+			require.NoError(t, c.Cancel(ctx, id, errors.New(tt.give)))
+			st, err := c.Status(ctx, id)
+			require.NoError(t, err)
+			require.Equal(t, bgjob.StateCanceled, st.State)
+			var ce *CancelError
+			require.ErrorAs(t, st.Err, &ce)
+			require.Equal(t, tt.want, ce.Reason)
+		}
+	})
+}
+
 // gateJob takes steps at checkpoints, as fast as it can, until it has done
 // n; it pauses wherever it is asked to.
 func gateJob(n int64) bgjob.Job {
@@ -238,16 +266,60 @@ func TestLostOwnershipCancelsTheAttempt(t *testing.T) {
 	}
 }
 
-func TestUnknownKindOnANodeIsRetried(t *testing.T) {
+// TestUnknownKindOnANodeIsPutBack: a node of another build that fetches a
+// kind it does not know puts the job back without using up its attempts.
+func TestUnknownKindOnANodeIsPutBack(t *testing.T) {
 	t.Parallel()
 	b := sqliteBackend(t)
 	watcher := b.open(t)
-	id, err := watcher.Start(context.Background(), "not-here", nil)
+	id, err := watcher.Start(context.Background(), "not-here", nil, WithAttempts(1))
 	require.NoError(t, err)
 	b.open(t, WithJob("steps", stepsJob))
-	st := waitFor(t, "failed attempt", 10*time.Second, statusOf(watcher, id), func(s Status) bool { return len(s.Errors) > 0 })
-	require.Contains(t, st.Errors[0].Error, `unknown job kind: "not-here"`)
+	row := waitFor(t, "put back", 10*time.Second, func(ctx context.Context) (*rivertype.JobRow, error) {
+		return watcher.river.JobGet(ctx, id)
+	}, func(r *rivertype.JobRow) bool {
+		return r.State != rivertype.JobStateAvailable && r.State != rivertype.JobStateRunning
+	})
+	require.Equal(t, rivertype.JobStateScheduled, row.State)
+	require.Equal(t, 0, row.Attempt, "no attempt used")
+	require.Empty(t, row.Errors)
+	require.Contains(t, string(row.Metadata), `"snoozes"`)
+	st, err := watcher.Status(context.Background(), id)
+	require.NoError(t, err)
 	require.False(t, st.Finished())
+	require.Equal(t, bgjob.StateQueued, st.State)
+}
+
+// TestOtherRiverKindsAreNotBgjobJobs: the ids of River jobs of other kinds
+// are refused, clearly, and their rows left alone.
+func TestOtherRiverKindsAreNotBgjobJobs(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, b backend) {
+		c := b.open(t)
+		ctx := context.Background()
+		id, err := c.Start(ctx, "x", nil)
+		require.NoError(t, err)
+		// As a River job of another kind, sharing the database, would be.
+		_, err = c.conn.exec(ctx, "UPDATE "+c.dialect.table+" SET kind = 'other' WHERE id = "+strconv.FormatInt(id, 10))
+		require.NoError(t, err)
+
+		_, err = c.Status(ctx, id)
+		require.ErrorIs(t, err, ErrNotFound)
+		require.ErrorContains(t, err, `kind "other"`)
+		for name, op := range map[string]func() error{
+			"cancel": func() error { return c.Cancel(ctx, id, nil) },
+			"pause":  func() error { return c.Pause(ctx, id) },
+			"resume": func() error { return c.Resume(ctx, id) },
+		} {
+			err := op()
+			require.ErrorIs(t, err, ErrNotFound, name)
+			require.ErrorContains(t, err, `kind "other"`, name)
+		}
+		row, err := c.river.JobGet(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, rivertype.JobStateAvailable, row.State, "not canceled")
+		require.NotContains(t, string(row.Metadata), "bgjob_")
+	})
 }
 
 func TestListFiltersByStateAndKind(t *testing.T) {

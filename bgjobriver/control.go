@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/bgjob/bgjob"
@@ -21,15 +22,18 @@ import (
 // reads "canceled". Cancel does not wait for the job: Wait does.
 //
 // It returns ErrJobDone for a job that has ended, ErrNotFound for an
-// unknown id.
+// unknown id or a River job of another kind.
 func (c *Client) Cancel(ctx context.Context, id int64, cause error) error {
 	reason := "canceled"
 	if cause != nil {
 		reason = cause.Error()
 	}
 	if len(reason) > bgjob.MaxMessageLen {
-		reason = reason[:bgjob.MaxMessageLen]
+		// Cut where a rune ends: JSON would turn a cut rune into U+FFFD.
+		reason = strings.ToValidUTF8(reason[:bgjob.MaxMessageLen], "")
 	}
+	// PostgreSQL's jsonb refuses a NUL (JSON's \u0000), as in keeper.beat.
+	reason = strings.ReplaceAll(reason, "\x00", "\uFFFD")
 	req := cancelRequest{Reason: reason, Node: c.cfg.id, AtMS: time.Now().UnixMilli()}
 	if err := c.setControl(ctx, id, keyCancel, req); err != nil {
 		return err
@@ -47,19 +51,22 @@ func (c *Client) Cancel(ctx context.Context, id int64, cause error) error {
 // heartbeat, so it is not taken back from its node. The request stays with
 // the job: a job paused while queued, or whose node dies, pauses at its
 // first checkpoint on the node that runs it next. It returns ErrJobDone for a
-// job that has ended, ErrNotFound for an unknown id.
+// job that has ended, ErrNotFound for an unknown id or a River job of another
+// kind.
 func (c *Client) Pause(ctx context.Context, id int64) error {
 	return c.setControl(ctx, id, keyPause, true)
 }
 
 // Resume withdraws a pause request, from any node: the node working the job
 // resumes it at its next heartbeat. It returns ErrJobDone for a job that has
-// ended, ErrNotFound for an unknown id.
+// ended, ErrNotFound for an unknown id or a River job of another kind.
 func (c *Client) Resume(ctx context.Context, id int64) error {
 	return c.setControl(ctx, id, keyPause, false)
 }
 
-// setControl sets one request key in the row of a job not yet finalized.
+// setControl sets one request key in the row of a bgjob job not yet
+// finalized; the statement leaves River jobs of other kinds alone, so that
+// Cancel never reaches them.
 func (c *Client) setControl(ctx context.Context, id int64, key string, v any) error {
 	if ctx == nil {
 		return bgjob.ErrNilContext
@@ -78,9 +85,13 @@ func (c *Client) setControl(ctx context.Context, id int64, key string, v any) er
 	if n == 1 {
 		return nil
 	}
-	if _, err := c.river.JobGet(ctx, id); errors.Is(err, rivertype.ErrNotFound) {
+	row, err := c.river.JobGet(ctx, id)
+	if errors.Is(err, rivertype.ErrNotFound) {
 		return ErrNotFound
 	} else if err != nil {
+		return err
+	}
+	if err := checkBgjob(row); err != nil {
 		return err
 	}
 	return ErrJobDone

@@ -14,9 +14,12 @@ import (
 //
 // Every write of an attempt is guarded by the attempt's identity: the job
 // is running, its attempt number is the attempt's, and the last client
-// that fetched it is this one. River only ever increments the attempt when
-// it fetches a job, and the sweep never lowers it, so a node that lost a
-// job can never write to the attempt that replaced it.
+// that fetched it is this one. The attempt number alone would not do:
+// River lowers it again (to the number before the attempt) when an attempt
+// ends by its client's stop or by a snooze, so the next fetch, on another
+// node, gets the same number. The pair holds: every fetch appends its node
+// to attempted_by, and River lowers the number only as an attempt ends, so
+// (attempt, last node) names one live attempt.
 type dialect struct {
 	// table is River's job table, with its schema.
 	table string
@@ -26,8 +29,8 @@ type dialect struct {
 	heartbeat string
 	// checkpoint stores a checkpoint. Args: id, attempt, node, state JSON.
 	checkpoint string
-	// control sets one key of the metadata on a job not yet finalized.
-	// Args: id, key, value JSON.
+	// control sets one key of the metadata on a bgjob job not yet
+	// finalized. Args: id, key, value JSON.
 	control string
 	// cancelRequest reads the cancel request. Args: id.
 	cancelRequest string
@@ -80,7 +83,7 @@ func postgresDialect() *dialect {
 			RETURNING coalesce(metadata->>'bgjob_cancel', ''), coalesce((metadata->>'bgjob_pause')::boolean, false), metadata ? 'cancel_attempted_at'`,
 		checkpoint: `UPDATE {table} SET metadata = metadata || jsonb_build_object('bgjob_heartbeat', ` + nowMS + `, 'bgjob_checkpoint', $4::jsonb)
 			WHERE ` + owned,
-		control:       `UPDATE {table} SET metadata = metadata || jsonb_build_object($2::text, $3::jsonb) WHERE id = $1 AND finalized_at IS NULL`,
+		control:       `UPDATE {table} SET metadata = metadata || jsonb_build_object($2::text, $3::jsonb) WHERE id = $1 AND kind = '` + RiverKind + `' AND finalized_at IS NULL`,
 		cancelRequest: `SELECT coalesce(metadata->>'bgjob_cancel', '') FROM {table} WHERE id = $1`,
 		stale:         `SELECT id, attempt FROM {table} WHERE state = 'running' AND queue = $1 AND kind = $2 AND ` + staleCond + ` ORDER BY id LIMIT 100`,
 		rescue: map[rivertype.JobState]string{
@@ -115,7 +118,7 @@ func sqliteDialect() *dialect {
 			RETURNING coalesce(json_extract(metadata, '$.bgjob_cancel'), ''), coalesce(json_extract(metadata, '$.bgjob_pause'), 0), json_type(metadata, '$.cancel_attempted_at') IS NOT NULL`,
 		checkpoint: `UPDATE {table} SET metadata = jsonb_set(metadata, '$.bgjob_heartbeat', ` + nowMS + `, '$.bgjob_checkpoint', jsonb(?4))
 			WHERE ` + owned,
-		control:       `UPDATE {table} SET metadata = jsonb_set(metadata, '$.' || ?2, jsonb(?3)) WHERE id = ?1 AND finalized_at IS NULL`,
+		control:       `UPDATE {table} SET metadata = jsonb_set(metadata, '$.' || ?2, jsonb(?3)) WHERE id = ?1 AND kind = '` + RiverKind + `' AND finalized_at IS NULL`,
 		cancelRequest: `SELECT coalesce(json_extract(metadata, '$.bgjob_cancel'), '') FROM {table} WHERE id = ?1`,
 		stale:         `SELECT id, attempt FROM {table} WHERE state = 'running' AND queue = ?1 AND kind = ?2 AND ` + staleCond + ` ORDER BY id LIMIT 100`,
 		rescue: map[rivertype.JobState]string{

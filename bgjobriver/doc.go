@@ -56,8 +56,11 @@
 //     attempts (at least once, not exactly once: an attempt cut short runs
 //     again, from its last checkpoint).
 //   - Two nodes never work the same job at once, as long as the job returns
-//     within half the rescue window of its context being canceled. Go cannot
-//     stop a goroutine; a job that ignores its context can outlive its lease.
+//     within half the rescue window of its context being canceled, and its
+//     node reaches the database again within the window. Go cannot stop a
+//     goroutine; a job that ignores its context can outlive its lease, and
+//     when it returns, River's completer sets the job's state by id, over
+//     whichever attempt runs it then (docs/durable.md, Fencing).
 //   - The status other nodes read is at most a heartbeat old, plus the time
 //     the write takes; the status on the working node is live.
 //   - Retries follow River's policy; a node that stops cleanly hands its

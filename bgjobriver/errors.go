@@ -9,7 +9,8 @@ import (
 
 var (
 	// ErrNotFound is returned for a job id the database does not hold (never
-	// inserted, or deleted by River's cleaner after its retention period).
+	// inserted, or deleted by River's cleaner after its retention period),
+	// or that is not a bgjob job (a River job of another kind).
 	ErrNotFound = errors.New("bgjobriver: job not found")
 
 	// ErrJobDone is returned by Cancel, Pause and Resume for a job that has
@@ -17,9 +18,10 @@ var (
 	ErrJobDone = errors.New("bgjobriver: job already finished")
 
 	// ErrUnknownKind is returned by Start for a kind the client has no job
-	// registered for (see WithJob), and is the error of an attempt picked up
-	// by a node that does not know the job's kind: River retries it, so a
-	// node running an older build delays the job rather than losing it.
+	// registered for (see WithJob). A node that picks up a job of a kind it
+	// does not know puts it back (River's snooze) without using one of its
+	// attempts, so a node running an older build delays the job rather than
+	// losing it.
 	ErrUnknownKind = errors.New("bgjobriver: unknown job kind")
 
 	// ErrNotInJob is returned by SaveCheckpoint, LoadCheckpoint and Input

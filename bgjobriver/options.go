@@ -32,9 +32,11 @@ const (
 	// MaxInputSize bounds a job's input, in bytes of JSON.
 	MaxInputSize = 1 << 20
 	// MaxCheckpointSize bounds a job's checkpoint, in bytes of JSON. A
-	// checkpoint is stored in the job's row at every SaveCheckpoint: it is
-	// for a cursor, an epoch, a path to the weights — not the weights.
-	MaxCheckpointSize = 1 << 20
+	// checkpoint lives in the job's metadata, which the node working the
+	// job rewrites whole at every heartbeat, and which Status and List
+	// read: it is for a cursor, an epoch, a path to the weights — not the
+	// weights.
+	MaxCheckpointSize = 64 << 10
 )
 
 // Option configures a Client.
@@ -107,8 +109,8 @@ var (
 
 // WithJob registers job under kind: this client works the jobs of that kind,
 // and Start accepts it. Every node that works the queue should register the
-// same kinds; a node that picks up a job of a kind it does not know fails that
-// attempt with ErrUnknownKind and River retries it. A kind is 1 to 100
+// same kinds; a node that picks up a job of a kind it does not know puts it
+// back for a while without using an attempt (see ErrUnknownKind). A kind is 1 to 100
 // letters, digits and _ . : / -.
 func WithJob(kind string, job bgjob.Job) Option {
 	return optionFunc(func(c *config) error {

@@ -102,7 +102,8 @@ func (s Status) MarshalJSON() ([]byte, error) {
 }
 
 // Status returns the status of the job with the given id, from any node.
-// It returns ErrNotFound for an id the database does not hold.
+// It returns ErrNotFound for an id the database does not hold, or that is
+// a River job of another kind.
 func (c *Client) Status(ctx context.Context, id int64) (Status, error) {
 	if ctx == nil {
 		return Status{}, bgjob.ErrNilContext
@@ -117,6 +118,9 @@ func (c *Client) Status(ctx context.Context, id int64) (Status, error) {
 	if err != nil {
 		return Status{}, fmt.Errorf("bgjobriver: status: %w", err)
 	}
+	if err := checkBgjob(row); err != nil {
+		return Status{}, err
+	}
 	return statusFromRow(row, c.cfg.rescueAfter, time.Now()), nil
 }
 
@@ -128,14 +132,15 @@ type ListFilter struct {
 	// Kind, when not empty, keeps the jobs of this kind.
 	Kind string
 	// Limit bounds the rows read, newest first (default DefaultListLimit,
-	// at most MaxListLimit); Kind is applied to those rows.
+	// at most MaxListLimit); Kind is applied to those rows. Each row is
+	// read whole, input (up to MaxInputSize) and checkpoint included.
 	Limit int
 }
 
 // Bounds of ListFilter.Limit.
 const (
 	DefaultListLimit = 100
-	MaxListLimit     = 10_000
+	MaxListLimit     = 1_000
 )
 
 // List returns the status of the jobs of the client's queue that f selects,
@@ -222,6 +227,15 @@ func (c *Client) Wait(ctx context.Context, id int64) (Status, error) {
 		case <-t.C:
 		}
 	}
+}
+
+// checkBgjob returns ErrNotFound, with the kind found, for a River job that
+// is not a bgjob job: its row has none of what a Status reads.
+func checkBgjob(row *rivertype.JobRow) error {
+	if row.Kind != RiverKind {
+		return fmt.Errorf("%w: job %d is a River job of kind %q, not %q", ErrNotFound, row.ID, row.Kind, RiverKind)
+	}
+	return nil
 }
 
 // statusFromRow builds a job's status from its River row.

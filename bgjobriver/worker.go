@@ -5,11 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/bgjob/bgjob"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 )
+
+// unknownKindSnooze is how long a job is put back for by a node that does
+// not know its kind: long enough that such a node does not keep taking it,
+// short enough for a rolling deploy.
+const unknownKindSnooze = 10 * time.Second
 
 // worker is the one River worker of every bgjob job: it runs the attempt
 // on the node's local Runner, so that there the job has all a local job has.
@@ -26,10 +32,6 @@ func (w *worker) Work(ctx context.Context, job *river.Job[jobArgs]) error {
 }
 
 func (c *Client) work(ctx context.Context, row *rivertype.JobRow, args jobArgs) error {
-	j, ok := c.cfg.jobs[args.JobKind]
-	if !ok {
-		return fmt.Errorf("%w: %q on node %s", ErrUnknownKind, args.JobKind, c.cfg.id)
-	}
 	var meta jobMeta
 	if err := json.Unmarshal(row.Metadata, &meta); err != nil {
 		c.cfg.logger.Warn("bgjobriver: unreadable metadata; starting without checkpoint", "job_id", row.ID, "err", err)
@@ -39,17 +41,20 @@ func (c *Client) work(ctx context.Context, row *rivertype.JobRow, args jobArgs) 
 		// Canceled between River's fetch and now: do not start it.
 		return river.JobCancel(meta.Cancel.cause())
 	}
-	a := &attempt{
-		c: c, jobID: row.ID, number: row.Attempt, maxAttempts: row.MaxAttempts,
-		kind: args.JobKind, input: args.Input, checkpoint: meta.Checkpoint,
+	j, ok := c.cfg.jobs[args.JobKind]
+	if !ok {
+		// A node of another build (a rolling deploy): snoozing puts the
+		// job back without using one of its attempts, for a node that
+		// knows the kind.
+		c.cfg.logger.Warn("bgjobriver: job of a kind this node does not know; put back",
+			"job_id", row.ID, "kind", args.JobKind, "after", unknownKindSnooze)
+		return river.JobSnooze(unknownKindSnooze)
 	}
-	if string(a.checkpoint) == "null" {
-		a.checkpoint = nil
-	}
+	a := newAttempt(c, row.ID, row.Attempt, row.MaxAttempts, args.JobKind, args.Input, meta.Checkpoint)
 	run := bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
 		p.Logger().Info("durable attempt",
 			"job_id", a.jobID, "attempt", a.number, "max_attempts", a.maxAttempts,
-			"node", c.cfg.id, "resumed", a.checkpoint != nil)
+			"node", c.cfg.id, "resumed", a.resumed)
 		return j.Run(ctx, p)
 	})
 	// River's context may already be canceled (a cancellation that raced
