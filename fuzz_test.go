@@ -113,8 +113,10 @@ func FuzzMetric(f *testing.F) {
 		}
 		assert.Equal(t, refused, st.MetricsDropped)
 		assert.LessOrEqual(t, len(st.Metrics), bgjob.MaxMetrics)
+		kept := false
 		for _, m := range st.Metrics {
 			if m.Name == name && !strings.HasPrefix(name, "fuzz.extra.") {
+				kept = true
 				assert.True(t, sameFloat(m.Value, value), "%v kept as %v", value, m.Value)
 			}
 			b, err := json.Marshal(m)
@@ -122,6 +124,9 @@ func FuzzMetric(f *testing.F) {
 			var back bgjob.Metric
 			require.NoError(t, json.Unmarshal(b, &back), "%s", b)
 			assert.True(t, sameFloat(m.Value, back.Value) && m.Name == back.Name && m.Step == back.Step, "%+v read back as %+v", m, back)
+		}
+		if first == nil && !strings.HasPrefix(name, "fuzz.extra.") {
+			assert.True(t, kept, "%q accepted, but not in the status", name)
 		}
 		for _, s := range h.Metrics() {
 			assert.LessOrEqual(t, len(s.Points), bgjob.MaxMetricPoints)
@@ -218,7 +223,8 @@ func decodesStably[T any](t *testing.T, data []byte) {
 
 // FormatText renders any event, of any type, with any strings in it,
 // without a panic, the same way each time, with no trailing newline, no
-// control character and no line a job's string could forge.
+// control character, no byte that is not UTF-8 and no line a job's string
+// could forge.
 func FuzzFormatText(f *testing.F) {
 	f.Add(uint8(bgjob.EventProgress), uint8(bgjob.StateRunning), "train", "epoch 3 loss 0.41", "", "", 30.0, int64(3), int64(10), int64(time.Minute))
 	f.Add(uint8(bgjob.EventComplete), uint8(bgjob.StateFailed), "\x1b[2J", "\xff", "boom\n", "goroutine 1 [running]:\n\tmain.go:1\n", math.NaN(), int64(-1), int64(0), int64(-1))
@@ -245,6 +251,7 @@ func FuzzFormatText(f *testing.F) {
 		for _, line := range lines[1:] {
 			assert.True(t, strings.HasPrefix(line, "   "), "a line not indented, which a job could forge: %q", text)
 		}
+		assert.True(t, utf8.ValidString(text), "bytes that are not UTF-8 reach the text: %q", text)
 		for _, r := range text {
 			if r != '\n' && r != '\t' && unicode.IsControl(r) {
 				t.Fatalf("a control character %q reaches the text: %q", r, text)

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/bgjob/bgjob"
+	"github.com/bgjob/bgjob/bgjobtest"
 )
 
 var chaosSeed = flag.Uint64("chaos.seed", 0, "seed of TestChaos's random choices; 0 draws a new one (the test logs it)")
@@ -183,8 +184,8 @@ type reader struct {
 // at once, slowly, in bursts, never until the end, or walk away midway.
 // Then: every lifecycle event reached every subscriber that was there,
 // or was named, with its job, by a lag notice; the lossless ones lost
-// nothing; each job's final state is what its events say and what its
-// fate wants; every counter is exact; no goroutine is left. It runs in a
+// nothing; each job's lifecycle is whole and in order, and its final
+// state is what its events say and what its fate wants; every counter is exact; no goroutine is left. It runs in a
 // synctest bubble, so the jobs' hours of sleeps take no time.
 //
 // The seed is logged; -chaos.seed replays the same choices.
@@ -340,23 +341,35 @@ func checkChaos(t *testing.T, jobs []*chaosJob, readers []*reader) {
 			t.Fatalf("reference: %v", err)
 		}
 	}
-	// Every job's end, as the reference received it, is its status and
-	// what its fate wants.
-	complete := map[uuid.UUID]bgjob.State{}
+	// Every job's lifecycle, as the reference received it, is whole and in
+	// order; its end is its status and what its fate wants; it was
+	// abandoned exactly when its fate ignores cancellation.
 	abandoned := 0
-	for _, ev := range ref.bySeq {
-		switch ev.Type {
-		case bgjob.EventComplete:
-			complete[ev.JobID] = ev.State
-		case bgjob.EventAbandoned:
-			abandoned++
-		}
-	}
 	for i, c := range jobs {
+		var evs []bgjob.Event
+		var complete bgjob.State
+		wasAbandoned := false
+		for _, seq := range ref.byJob[c.h.ID()] {
+			ev := ref.bySeq[seq]
+			evs = append(evs, ev)
+			switch ev.Type {
+			case bgjob.EventComplete:
+				complete = ev.State
+			case bgjob.EventAbandoned:
+				wasAbandoned = true
+				abandoned++
+			}
+		}
+		if err := bgjobtest.CheckLifecycle(evs); err != nil {
+			t.Errorf("job %d (%s): %v", i, c.fate, err)
+		}
+		if wasAbandoned != (c.fate == fateStubborn) {
+			t.Errorf("job %d (%s): abandoned %t", i, c.fate, wasAbandoned)
+		}
 		st := c.h.Status()
 		want, errOK := c.want()
-		if complete[c.h.ID()] != st.State || st.State != want || !errOK(st.Err) {
-			t.Errorf("job %d (%s): status %s (%v), complete event %s, want %s", i, c.fate, st.State, st.Err, complete[c.h.ID()], want)
+		if complete != st.State || st.State != want || !errOK(st.Err) {
+			t.Errorf("job %d (%s): status %s (%v), complete event %s, want %s", i, c.fate, st.State, st.Err, complete, want)
 		}
 	}
 	t.Logf("chaos: %d events published, %d lifecycle events, %d jobs abandoned and then returned", ref.last, len(ref.bySeq), abandoned)

@@ -124,9 +124,6 @@ type wantEvent struct {
 	alive       bool
 }
 
-// matches reports whether got, an event published, is w, as expected.
-func (got wantEvent) matches(w wantEvent) bool { return got == w }
-
 func (w wantEvent) String() string {
 	return fmt.Sprintf("%s(%s %d/%d alive=%t)", w.typ, w.state, w.step, w.total, w.alive)
 }
@@ -903,7 +900,7 @@ func (m *model) checkEvents(t *rapid.T) {
 		}
 	}
 	for j, want := range m.want {
-		if !slices.EqualFunc(got[j], want, wantEvent.matches) {
+		if !slices.Equal(got[j], want) {
 			t.Fatalf("%v published %v, the model says %v", j, got[j], want)
 		}
 		delete(got, j)
