@@ -72,7 +72,10 @@
 // Each job has a worker id and name, and its goroutine carries the pprof
 // labels [LabelJobID] and [LabelJobName], so it can be found in a goroutine
 // dump or a CPU profile. A job started with [LockOSThread] runs on an OS
-// thread of its own, whose id and CPU time are reported too.
+// thread of its own, whose id and CPU time are reported too. Once a job
+// has ended its goroutine may run the next job started (it waits up to a
+// tenth of a second for one): a job that locks its thread itself must
+// unlock it before it returns, or use [LockOSThread].
 //
 // # Job control
 //
