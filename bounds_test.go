@@ -357,3 +357,70 @@ func TestSnapshotIsTheCallersOwn(t *testing.T) {
 	close(release)
 	waitJob(t, h)
 }
+
+// A panic deep in a recursion, and a stall whose goroutines' stacks are
+// huge, keep at most MaxStackLen bytes of stack, the innermost frames
+// first, in the status, the error and the events.
+func TestStacksAreBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r, err := bgjob.NewRunner(bgjob.WithStallTimeout(time.Second))
+		require.NoError(t, err)
+		sub, err := r.Subscribe(bgjob.WithPolicy(bgjob.Lossless))
+		require.NoError(t, err)
+		var recurse func(n int)
+		recurse = func(n int) {
+			if n == 0 {
+				panic("deep")
+			}
+			recurse(n - 1)
+		}
+		deep, err := r.Start(t.Context(), "deep", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+			recurse(5000) // a stack of some 500 KB of text
+			return nil
+		}))
+		require.NoError(t, err)
+		var pe *bgjob.PanicError
+		require.ErrorAs(t, deep.Wait(t.Context()), &pe)
+		assert.LessOrEqual(t, len(pe.Stack), bgjob.MaxStackLen)
+		st := deep.Status()
+		assert.LessOrEqual(t, len(st.Stack), bgjob.MaxStackLen)
+		assert.Contains(t, st.Stack, "bounds_test.go", "the innermost frames are kept")
+
+		release := make(chan struct{})
+		stuck, err := r.Start(t.Context(), "stuck", bgjob.JobFunc(func(ctx context.Context, p *bgjob.Progress) error {
+			// Many goroutines of the job's, each with a stack of its own
+			// depth (identical ones would be shown once), make its
+			// stall's stacks far longer than the bound.
+			var wg sync.WaitGroup
+			for i := range 300 {
+				wg.Go(func() {
+					var wait func(n int)
+					wait = func(n int) {
+						if n == 0 {
+							<-release
+							return
+						}
+						wait(n - 1)
+					}
+					wait(i)
+				})
+			}
+			wg.Wait()
+			return nil
+		}))
+		require.NoError(t, err)
+		time.Sleep(3 * time.Second) // stalled, its stacks captured
+		close(release)
+		require.NoError(t, stuck.Wait(t.Context()))
+		require.NoError(t, r.Shutdown(context.Background()))
+		stalls := 0
+		for ev := range sub.Events() {
+			assert.LessOrEqual(t, len(ev.Stack), bgjob.MaxStackLen, "%s of %s", ev.Type, ev.JobName)
+			if ev.Type == bgjob.EventStalled {
+				stalls++
+				assert.True(t, strings.HasSuffix(ev.Stack, "(cut at 64 KB)"), "the cut is said")
+			}
+		}
+		assert.Equal(t, 1, stalls)
+	})
+}

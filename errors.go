@@ -71,7 +71,8 @@ type PanicError struct {
 	// Value is the value the job passed to panic.
 	Value any
 	// Stack is the stack of the panicking goroutine, formatted as by
-	// runtime/debug.Stack.
+	// runtime/debug.Stack, at most MaxStackLen bytes (the innermost
+	// frames kept).
 	Stack []byte
 }
 

@@ -177,7 +177,8 @@ type Event struct {
 	// Err is the error of a failed or canceled job (EventComplete).
 	Err error
 	// Stack is the panicking goroutine's stack (EventComplete after a
-	// panic), or the stacks of the job's goroutines (EventStalled).
+	// panic), or the stacks of the job's goroutines (EventStalled), at
+	// most MaxStackLen bytes.
 	Stack string
 
 	// Level and Attrs go with Message in an EventLog.

@@ -490,7 +490,7 @@ func (j *job) call(e *ending) {
 		defer func() {
 			e.canceled = ctx.Err() != nil
 			if v := recover(); v != nil {
-				e.panicErr = &PanicError{Value: v, Stack: panicStack(debug.Stack())}
+				e.panicErr = &PanicError{Value: v, Stack: boundStack(panicStack(debug.Stack()))}
 			}
 		}()
 		e.err = j.fn.Run(ctx, &j.progress)
@@ -856,6 +856,26 @@ func (j *job) record() JobRecord {
 	j.mu.Unlock()
 	rec.Timeline = j.r.withSamples(own, from, to)
 	return rec
+}
+
+// MaxStackLen bounds the stack text a job's status, record and events
+// keep: a panic's stack (PanicError.Stack, JobStatus.Stack) and the
+// stacks of a stalled job's goroutines (the EventStalled's Stack). Beyond
+// it the text is cut at a line's end, after the innermost frames, and a
+// last line says so; Handle.Stacks gives the whole of a live job's.
+const MaxStackLen = 64 << 10
+
+// boundStack cuts stack to MaxStackLen, as MaxStackLen says.
+func boundStack[S ~string | ~[]byte](stack S) S {
+	if len(stack) <= MaxStackLen {
+		return stack
+	}
+	const note = "\n… (cut at 64 KB)"
+	cut := MaxStackLen - len(note)
+	for cut > 0 && stack[cut-1] != '\n' {
+		cut--
+	}
+	return S(string(stack[:cut]) + note[1:])
 }
 
 // panicStack trims from a stack taken in a deferred recover the frames

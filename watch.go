@@ -83,7 +83,7 @@ func (r *Runner) captureStalls(now time.Time, jobs []*job) {
 	}
 	groups, err := r.stacksOf(LabelJobID, want)
 	for _, j := range jobs {
-		stack := groups[j.idString()]
+		stack := boundStack(groups[j.idString()])
 		if err != nil {
 			stack = err.Error()
 		}
